@@ -1,0 +1,1 @@
+"""The ``asap-sync`` command line: operator and merchant commands."""
