@@ -31,33 +31,23 @@ def _der_from_text(text: str | bytes) -> tuple[bytes, bool]:
 def load_public_key(text: str | bytes) -> rsa.RSAPublicKey:
     """Load an RSA public key from PEM (SPKI or PKCS#1) or bare base64 DER (SPKI or PKCS#1)."""
     data, is_pem = _der_from_text(text)
-    loaders = (
-        (serialization.load_pem_public_key,) if is_pem else (serialization.load_der_public_key,)
-    )
-    key = None
-    for loader in loaders:
-        try:
-            key = loader(data)
-        except (ValueError, TypeError):
-            key = None
-    if key is None and not is_pem:
-        key = _load_pkcs1_public_der(data)
+    if not is_pem and not data.startswith(b"-----"):
+        data = _der_to_pem(data)
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise KeyFormatError("not an RSA public key (X.509 SPKI or PKCS#1)") from exc
     if not isinstance(key, rsa.RSAPublicKey):
         raise KeyFormatError("not an RSA public key")
     _check_size(key.key_size)
     return key
 
 
-def _load_pkcs1_public_der(data: bytes) -> object | None:
-    pem = (
-        b"-----BEGIN RSA PUBLIC KEY-----\n"
-        + base64.encodebytes(data)
-        + (b"-----END RSA PUBLIC KEY-----\n")
-    )
-    try:
-        return serialization.load_pem_public_key(pem)
-    except (ValueError, TypeError):
-        return None
+def _der_to_pem(der: bytes) -> bytes:
+    """SPKI DER starts with a nested SEQUENCE (AlgorithmIdentifier); PKCS#1 with an INTEGER."""
+    label = b"PUBLIC KEY" if der[2:3] == b"\x30" or der[4:5] == b"\x30" else b"RSA PUBLIC KEY"
+    body = base64.encodebytes(der)
+    return b"-----BEGIN " + label + b"-----\n" + body + b"-----END " + label + b"-----\n"
 
 
 def load_private_key(text: str | bytes) -> rsa.RSAPrivateKey:

@@ -320,16 +320,16 @@ class SyncResult(_Model):
     @classmethod
     def ok(cls) -> SyncResult:
         """The success answer."""
-        return cls(success=True, invokeResult="SUCCESS")
+        return cls(success=True, invoke_result="SUCCESS")
 
     @classmethod
     def failed(cls, code: ResultCode, context: str | None = None) -> SyncResult:
         """A rejection; the context defaults to the catalogue's message."""
         return cls(
             success=False,
-            invokeResult="FAILED",
-            errorCode=code.value,
-            errorContext=context or code.message,
+            invoke_result="FAILED",
+            error_code=code.value,
+            error_context=context or code.message,
         )
 
     def to_bytes(self) -> bytes:
