@@ -4,4 +4,6 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Merchant and ISV tools: keys, send, bulk send, reconcile.", no_args_is_help=True)
+app = typer.Typer(
+    help="Merchant and ISV tools: keys, send, bulk send, reconcile.", no_args_is_help=True
+)

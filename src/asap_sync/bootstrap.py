@@ -1,0 +1,77 @@
+"""The one place that wires adapters: settings → engine → stores → endpoint → ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, text
+
+from asap_sync.config import Settings
+from asap_sync.http.app import AsgiApp
+from asap_sync.http.endpoint import SyncEndpoint
+from asap_sync.http.rate_limit import RateLimiter
+from asap_sync.service.accept_sync import AcceptPolicy
+from asap_sync.storage.engine import make_engine
+from asap_sync.storage.gateway import GatewayStore
+from asap_sync.storage.migrate import check_up_to_date
+from asap_sync.storage.unit_of_work import SqlUnitOfWork
+
+
+def system_clock() -> datetime:
+    """The real clock, timezone-aware."""
+    return datetime.now(UTC)
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The database engine the settings name."""
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return make_engine(settings.effective_database_url, pool_size=settings.threads)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = system_clock,
+) -> AsgiApp:
+    """The ASGI application for these settings; refuses a database that is not migrated."""
+    engine = engine or engine_for(settings)
+    check_up_to_date(engine)
+    endpoint = SyncEndpoint(
+        gateway=GatewayStore(engine),
+        uow_factory=lambda: SqlUnitOfWork(engine),
+        clock=clock,
+        policy=AcceptPolicy(
+            late_limit_months=settings.late_limit_months, zone=ZoneInfo(settings.timezone)
+        ),
+        time_window=timedelta(seconds=settings.time_window_seconds),
+        body_limit=settings.body_limit_bytes,
+        rate_limiter=(
+            RateLimiter(settings.rate_limit_per_second)
+            if settings.rate_limit_per_second > 0
+            else None
+        ),
+    )
+
+    def healthy() -> bool:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+
+    return AsgiApp(
+        endpoint, body_limit=settings.body_limit_bytes, threads=settings.threads, health=healthy
+    )
+
+
+def create_app() -> AsgiApp:
+    """Factory for the ASGI server's worker processes: settings from ``ASAP_SYNC_*``."""
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    return build_app(settings)

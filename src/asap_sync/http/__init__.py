@@ -1,0 +1,1 @@
+"""The HTTP shell: an ASGI application around the externalInfoSync endpoint."""

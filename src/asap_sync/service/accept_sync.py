@@ -1,0 +1,265 @@
+"""Accept a sync: the business rules of SPEC §4 in their order, in one database transaction."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+from asap_sync.domain.commission import (
+    check_goods_within_threshold,
+    pay_amount_minor,
+    pay_lines,
+    pick_contract,
+    plan_refund,
+)
+from asap_sync.domain.errors import (
+    MerchantMismatch,
+    MerchantNotLinked,
+    NoValidContract,
+    OriginNotFound,
+)
+from asap_sync.domain.idempotency import check_replay
+from asap_sync.domain.model import Contract, SyncCommand, Transaction
+from asap_sync.domain.periods import period_of
+from asap_sync.domain.transactions import (
+    Resend,
+    check_not_in_future,
+    check_not_late,
+    check_update_allowed,
+    classify_resend,
+)
+from asap_sync.service.ports import (
+    Binding,
+    NewTransaction,
+    SignedRequest,
+    SyncRepository,
+    UnitOfWork,
+)
+
+MAX_ATTEMPTS = 5
+
+
+class Outcome(enum.Enum):
+    """How a successful sync was handled."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"  # an existing transaction re-sent identically under a new requestId
+    REPLAYED = "replayed"  # the same requestId again, same content
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AcceptPolicy:
+    """The configurable limits of SPEC §4."""
+
+    late_limit_months: int = 6
+    zone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Hong_Kong"))
+
+
+class ConcurrentWrite(Exception):
+    """Another worker wrote the same transaction first; the use case runs again."""
+
+
+def accept_sync(
+    uow_factory: Callable[[], UnitOfWork],
+    command: SyncCommand,
+    request: SignedRequest,
+    *,
+    now: datetime,
+    policy: AcceptPolicy,
+) -> Outcome:
+    """Apply the rules in order; on success everything is written, on a rejection nothing.
+
+    Raises a :class:`~asap_sync.domain.errors.RuleViolation` for a business rejection.
+    """
+    check_not_in_future(command.trans_date, now)
+    for _ in range(MAX_ATTEMPTS - 1):
+        try:
+            return _attempt(uow_factory, command, request, now, policy)
+        except ConcurrentWrite:
+            continue
+    return _attempt(uow_factory, command, request, now, policy)
+
+
+def _attempt(
+    uow_factory: Callable[[], UnitOfWork],
+    command: SyncCommand,
+    request: SignedRequest,
+    now: datetime,
+    policy: AcceptPolicy,
+) -> Outcome:
+    with uow_factory() as uow:
+        outcome = _decide(uow.syncs, command, request, now, policy)
+        if outcome is not Outcome.REPLAYED:
+            uow.commit()
+        return outcome
+
+
+def _decide(
+    repo: SyncRepository,
+    command: SyncCommand,
+    request: SignedRequest,
+    now: datetime,
+    policy: AcceptPolicy,
+) -> Outcome:
+    raw_id = repo.add_raw_request(request)
+    binding = Binding(
+        client_id=command.client_id,
+        request_id=command.request_id,
+        merchant_id=command.merchant_id,
+        out_trans_id=command.out_trans_id,
+        content=command.content,
+    )
+    # Binding first: a concurrent request with the same key waits here for this one to end.
+    if not repo.bind(binding, raw_id, now):
+        bound = repo.get_binding(command.client_id, command.request_id)
+        if bound is None:
+            raise ConcurrentWrite
+        check_replay(bound.content, command.content)
+        return Outcome.REPLAYED
+    if not repo.is_linked(command.client_id, command.merchant_id):
+        raise MerchantNotLinked(
+            f"client {command.client_id} is not linked to merchantId {command.merchant_id}"
+        )
+    existing = repo.get_transaction(command.merchant_id, command.out_trans_id)
+    if existing is None:
+        check_not_late(command.trans_date, now, policy.late_limit_months)
+        _create(repo, command, raw_id, now, policy)
+        return Outcome.CREATED
+    if classify_resend(existing, command) is Resend.IDENTICAL:
+        return Outcome.UNCHANGED
+    _update(repo, existing, command, raw_id, now)
+    return Outcome.UPDATED
+
+
+def _create(
+    repo: SyncRepository,
+    command: SyncCommand,
+    raw_id: int,
+    now: datetime,
+    policy: AcceptPolicy,
+) -> None:
+    if command.direction == "refund":
+        origin = _origin_of(repo, command)
+        refunded = sum(r.amount_minor for r in repo.refunds_of(origin.transaction_id))
+        plan = plan_refund(
+            origin_out_trans_id=origin.out_trans_id,
+            origin_amount_minor=origin.amount_minor,
+            refunded_before_minor=refunded,
+            requested_minor=command.trade_amount_minor,
+            origin_lines=repo.active_lines(origin.transaction_id),
+        )
+        contract = _contract_of(repo, origin)
+        check_goods_within_threshold(
+            command.trade_amount_minor, command.goods, contract.effective_threshold_minor
+        )
+        amount, lines, origin_id = plan.amount_minor, plan.lines, origin.transaction_id
+    else:
+        contract = pick_contract(
+            repo.contracts_of(command.merchant_id), command.merchant_id, command.trans_date
+        )
+        check_goods_within_threshold(
+            command.trade_amount_minor, command.goods, contract.effective_threshold_minor
+        )
+        amount = pay_amount_minor(command.trade_amount_minor, command.goods)
+        lines = pay_lines(contract, command.trade_amount_minor, command.goods)
+        origin_id = None
+    new_id = repo.insert_transaction(
+        NewTransaction(
+            merchant_id=command.merchant_id,
+            out_trans_id=command.out_trans_id,
+            client_id=command.client_id,
+            direction=command.direction,
+            origin_id=origin_id,
+            sub_merchant_id=command.sub_merchant_id,
+            store_id=command.store_id,
+            trans_date=command.trans_date,
+            amount_minor=amount,
+            contract_id=contract.contract_id,
+            period=period_of(now, policy.zone),
+            content=command.content,
+            raw_request_id=raw_id,
+            accepted_at=now,
+        )
+    )
+    if new_id is None:
+        raise ConcurrentWrite
+    repo.add_lines(new_id, lines, now)
+
+
+def _origin_of(repo: SyncRepository, command: SyncCommand) -> Transaction:
+    assert command.origin_trans_id is not None
+    origin = repo.get_transaction(command.merchant_id, command.origin_trans_id)
+    if origin is None or origin.direction != "pay":
+        if repo.linked_merchant_has(
+            command.client_id, command.origin_trans_id, but_not=command.merchant_id
+        ):
+            raise MerchantMismatch(
+                f"originTransId {command.origin_trans_id} belongs to another merchant "
+                f"than {command.merchant_id}"
+            )
+        raise OriginNotFound(
+            f"originTransId {command.origin_trans_id}: no pay transaction of merchant "
+            f"{command.merchant_id} has this outTransId"
+        )
+    for name, mine, theirs in (
+        ("subMerchantId", command.sub_merchant_id, origin.sub_merchant_id),
+        ("storeId", command.store_id, origin.store_id),
+    ):
+        if mine is not None and mine != theirs:
+            raise MerchantMismatch(
+                f"{name} {mine} contradicts the origin {origin.out_trans_id} ({theirs or 'none'})"
+            )
+    return origin
+
+
+def _contract_of(repo: SyncRepository, transaction: Transaction) -> Contract:
+    contract = repo.get_contract(transaction.contract_id or "")
+    if contract is None:
+        raise NoValidContract(f"the contract of {transaction.out_trans_id} no longer exists")
+    return contract
+
+
+def _update(
+    repo: SyncRepository,
+    existing: Transaction,
+    command: SyncCommand,
+    raw_id: int,
+    now: datetime,
+) -> None:
+    """Goods and descriptive fields change; a pay's lines and its refunds' reversals follow."""
+    contract = _contract_of(repo, existing)
+    check_update_allowed(existing, now, contract.effective_goods_window)
+    check_goods_within_threshold(
+        command.trade_amount_minor, command.goods, contract.effective_threshold_minor
+    )
+    repo.update_transaction(existing.transaction_id, command.content, raw_id, now)
+    if existing.direction != "pay":
+        return
+    repo.supersede_lines(existing.transaction_id, now)
+    repo.add_lines(
+        existing.transaction_id,
+        pay_lines(contract, command.trade_amount_minor, command.goods),
+        now,
+    )
+    _recompute_reversals(repo, existing, now)
+
+
+def _recompute_reversals(repo: SyncRepository, origin: Transaction, now: datetime) -> None:
+    """A PENDING pay's refunds are PENDING too, so their reversals can follow its new lines."""
+    new_lines = repo.active_lines(origin.transaction_id)
+    refunded = 0
+    for refund in repo.refunds_of(origin.transaction_id):
+        plan = plan_refund(
+            origin_out_trans_id=origin.out_trans_id,
+            origin_amount_minor=origin.amount_minor,
+            refunded_before_minor=refunded,
+            requested_minor=refund.amount_minor,
+            origin_lines=new_lines,
+        )
+        repo.supersede_lines(refund.transaction_id, now)
+        repo.add_lines(refund.transaction_id, plan.lines, now)
+        refunded += refund.amount_minor

@@ -1,0 +1,103 @@
+"""The ports the use cases need; storage/ implements them, tests may fake them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, Self
+
+from asap_sync.domain.model import Contract, LineDraft, StoredLine, Transaction
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignedRequest:
+    """The request exactly as received, kept so any commission line can be proven later."""
+
+    client_id: str
+    key_version: int
+    method: str
+    path: str
+    request_time: str
+    signature: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Binding:
+    """A (Client-Id, requestId) bound by a success, with the content it succeeded with."""
+
+    client_id: str
+    request_id: str
+    merchant_id: str
+    out_trans_id: str
+    content: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewTransaction:
+    """What the accept use case writes for a new transaction."""
+
+    merchant_id: str
+    out_trans_id: str
+    client_id: str
+    direction: str
+    origin_id: int | None
+    sub_merchant_id: str | None
+    store_id: str | None
+    trans_date: datetime
+    amount_minor: int
+    contract_id: str | None
+    period: str
+    content: Mapping[str, Any]
+    raw_request_id: int
+    accepted_at: datetime
+
+
+class SyncRepository(Protocol):
+    """What accepting a sync reads and writes, inside one database transaction."""
+
+    def add_raw_request(self, request: SignedRequest) -> int: ...
+
+    def bind(self, binding: Binding, raw_request_id: int, now: datetime) -> bool: ...
+
+    def get_binding(self, client_id: str, request_id: str) -> Binding | None: ...
+
+    def is_linked(self, client_id: str, merchant_id: str) -> bool: ...
+
+    def linked_merchant_has(self, client_id: str, out_trans_id: str, but_not: str) -> bool: ...
+
+    def get_transaction(self, merchant_id: str, out_trans_id: str) -> Transaction | None: ...
+
+    def refunds_of(self, origin_id: int) -> Sequence[Transaction]: ...
+
+    def contracts_of(self, merchant_id: str) -> Sequence[Contract]: ...
+
+    def get_contract(self, contract_id: str) -> Contract | None: ...
+
+    def active_lines(self, transaction_id: int) -> Sequence[StoredLine]: ...
+
+    def insert_transaction(self, new: NewTransaction) -> int | None: ...
+
+    def update_transaction(
+        self, transaction_id: int, content: Mapping[str, Any], raw_request_id: int, now: datetime
+    ) -> None: ...
+
+    def add_lines(self, transaction_id: int, lines: Sequence[LineDraft], now: datetime) -> None: ...
+
+    def supersede_lines(self, transaction_id: int, now: datetime) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction: rolled back on exit unless committed."""
+
+    @property
+    def syncs(self) -> SyncRepository: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def commit(self) -> None: ...

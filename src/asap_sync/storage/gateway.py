@@ -1,0 +1,111 @@
+"""Reads of the gateway checks (clients, keys, platform key) and the rejection log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select
+
+from asap_sync.storage.engine import READ_ONLY
+from asap_sync.storage.tables import client_keys, clients, platform_keys, rejections
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClientKeys:
+    """A client's status and its active public keys by version."""
+
+    client_id: str
+    active: bool
+    keys: dict[int, str]  # active versions only, PEM
+
+    def key(self, version: int | None) -> tuple[int, str] | None:
+        """The key of that version, or the newest active key when no version is given."""
+        if version is None:
+            if not self.keys:
+                return None
+            newest = max(self.keys)
+            return newest, self.keys[newest]
+        pem = self.keys.get(version)
+        return None if pem is None else (version, pem)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlatformKey:
+    """The platform's signing key pair."""
+
+    key_version: int
+    private_key_pem: str
+    public_key_b64: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Rejection:
+    """A rejected request as the operator sees it."""
+
+    received_at: datetime
+    code: str
+    context: str
+    client_id: str | None = None
+    merchant_id: str | None = None
+    request_id: str | None = None
+    out_trans_id: str | None = None
+
+
+class GatewayStore:
+    """Reads on a read-only connection; writes of rejections in their own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def client_keys(self, client_id: str) -> ClientKeys | None:
+        """The client and its active keys, or None for an unknown client."""
+        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            status = conn.execute(
+                select(clients.c.status).where(clients.c.client_id == client_id)
+            ).scalar()
+            if status is None:
+                return None
+            rows = conn.execute(
+                select(client_keys.c.key_version, client_keys.c.public_key_pem).where(
+                    client_keys.c.client_id == client_id, client_keys.c.status == "active"
+                )
+            ).all()
+        return ClientKeys(
+            client_id=client_id,
+            active=status == "active",
+            keys={int(r.key_version): r.public_key_pem for r in rows},
+        )
+
+    def platform_key(self) -> PlatformKey | None:
+        """The newest active platform key."""
+        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            row = conn.execute(
+                select(platform_keys)
+                .where(platform_keys.c.status == "active")
+                .order_by(platform_keys.c.key_version.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return PlatformKey(
+            key_version=row.key_version,
+            private_key_pem=row.private_key_pem,
+            public_key_b64=row.public_key_b64,
+        )
+
+    def record_rejection(self, rejection: Rejection) -> None:
+        """Keep a rejection for the operator, outside the transaction ledger."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(rejections),
+                {
+                    "received_at": rejection.received_at,
+                    "client_id": rejection.client_id,
+                    "merchant_id": rejection.merchant_id,
+                    "request_id": rejection.request_id,
+                    "out_trans_id": rejection.out_trans_id,
+                    "code": rejection.code,
+                    "context": rejection.context,
+                },
+            )

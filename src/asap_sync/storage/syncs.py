@@ -1,0 +1,305 @@
+"""The SQL behind accepting a sync (SQLAlchemy Core, one connection, one transaction)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, Row, and_, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from asap_sync.domain.model import (
+    CommissionStatus,
+    Contract,
+    Direction,
+    LineDraft,
+    Rule,
+    RuleKind,
+    StoredLine,
+    Transaction,
+)
+from asap_sync.service.ports import Binding, NewTransaction, SignedRequest
+from asap_sync.storage.tables import (
+    client_merchants,
+    commission_lines,
+    contract_rules,
+    contracts,
+    raw_requests,
+    request_bindings,
+    transactions,
+)
+
+
+def dump_content(content: Mapping[str, Any]) -> str:
+    """Canonical JSON of normalised content: sorted keys, compact, UTF-8."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _insert_ignoring_conflicts(conn: Connection, table: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING``: waits for an in-flight twin, then yields to it."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+class SqlSyncRepository:
+    """Implements :class:`asap_sync.service.ports.SyncRepository` on one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add_raw_request(self, request: SignedRequest) -> int:
+        result = self.conn.execute(
+            insert(raw_requests).returning(raw_requests.c.raw_request_id),
+            {
+                "client_id": request.client_id,
+                "key_version": request.key_version,
+                "method": request.method,
+                "path": request.path,
+                "request_time": request.request_time,
+                "signature": request.signature,
+                "headers": json.dumps(dict(request.headers), ensure_ascii=False),
+                "body": request.body,
+                "received_at": request.received_at,
+            },
+        )
+        return int(result.scalar_one())
+
+    def bind(self, binding: Binding, raw_request_id: int, now: datetime) -> bool:
+        stmt = _insert_ignoring_conflicts(self.conn, request_bindings).returning(
+            request_bindings.c.request_id
+        )
+        row = self.conn.execute(
+            stmt,
+            {
+                "client_id": binding.client_id,
+                "request_id": binding.request_id,
+                "merchant_id": binding.merchant_id,
+                "out_trans_id": binding.out_trans_id,
+                "content": dump_content(binding.content),
+                "raw_request_id": raw_request_id,
+                "created_at": now,
+            },
+        ).first()
+        return row is not None
+
+    def get_binding(self, client_id: str, request_id: str) -> Binding | None:
+        row = self.conn.execute(
+            select(request_bindings).where(
+                request_bindings.c.client_id == client_id,
+                request_bindings.c.request_id == request_id,
+            )
+        ).first()
+        if row is None:
+            return None
+        return Binding(
+            client_id=row.client_id,
+            request_id=row.request_id,
+            merchant_id=row.merchant_id,
+            out_trans_id=row.out_trans_id,
+            content=json.loads(row.content),
+        )
+
+    def is_linked(self, client_id: str, merchant_id: str) -> bool:
+        row = self.conn.execute(
+            select(client_merchants.c.merchant_id).where(
+                client_merchants.c.client_id == client_id,
+                client_merchants.c.merchant_id == merchant_id,
+            )
+        ).first()
+        return row is not None
+
+    def linked_merchant_has(self, client_id: str, out_trans_id: str, but_not: str) -> bool:
+        row = self.conn.execute(
+            select(transactions.c.transaction_id)
+            .join(
+                client_merchants,
+                and_(
+                    client_merchants.c.merchant_id == transactions.c.merchant_id,
+                    client_merchants.c.client_id == client_id,
+                ),
+            )
+            .where(
+                transactions.c.out_trans_id == out_trans_id,
+                transactions.c.merchant_id != but_not,
+                transactions.c.direction == "pay",
+            )
+            .limit(1)
+        ).first()
+        return row is not None
+
+    def get_transaction(self, merchant_id: str, out_trans_id: str) -> Transaction | None:
+        # FOR UPDATE (PostgreSQL) serialises refunds of one origin and updates of one
+        # transaction; SQLite already holds its database write lock.
+        row = self.conn.execute(
+            select(transactions)
+            .where(
+                transactions.c.merchant_id == merchant_id,
+                transactions.c.out_trans_id == out_trans_id,
+            )
+            .with_for_update()
+        ).first()
+        return None if row is None else transaction_from_row(row)
+
+    def refunds_of(self, origin_id: int) -> Sequence[Transaction]:
+        rows = self.conn.execute(
+            select(transactions)
+            .where(transactions.c.origin_id == origin_id)
+            .order_by(transactions.c.transaction_id)
+        )
+        return [transaction_from_row(r) for r in rows]
+
+    def contracts_of(self, merchant_id: str) -> Sequence[Contract]:
+        rows = self.conn.execute(
+            select(contracts)
+            .where(contracts.c.merchant_id == merchant_id)
+            .order_by(contracts.c.valid_from)
+        ).all()
+        return [self._contract(r) for r in rows]
+
+    def get_contract(self, contract_id: str) -> Contract | None:
+        row = self.conn.execute(
+            select(contracts).where(contracts.c.contract_id == contract_id)
+        ).first()
+        return None if row is None else self._contract(row)
+
+    def _contract(self, row: Row[Any]) -> Contract:
+        rules = self.conn.execute(
+            select(contract_rules).where(contract_rules.c.contract_id == row.contract_id)
+        )
+        return contract_from_rows(row, rules)
+
+    def active_lines(self, transaction_id: int) -> Sequence[StoredLine]:
+        rows = self.conn.execute(
+            select(commission_lines)
+            .where(
+                commission_lines.c.transaction_id == transaction_id,
+                commission_lines.c.superseded_at.is_(None),
+            )
+            .order_by(commission_lines.c.line_no)
+        )
+        return [line_from_row(r) for r in rows]
+
+    def insert_transaction(self, new: NewTransaction) -> int | None:
+        stmt = _insert_ignoring_conflicts(self.conn, transactions).returning(
+            transactions.c.transaction_id
+        )
+        values = {
+            "merchant_id": new.merchant_id,
+            "out_trans_id": new.out_trans_id,
+            "client_id": new.client_id,
+            "direction": new.direction,
+            "origin_id": new.origin_id,
+            "sub_merchant_id": new.sub_merchant_id,
+            "store_id": new.store_id,
+            "trans_date": new.trans_date,
+            "amount_minor": new.amount_minor,
+            "contract_id": new.contract_id,
+            "status": CommissionStatus.PENDING.value,
+            "period": new.period,
+            "content": dump_content(new.content),
+            "raw_request_id": new.raw_request_id,
+            "revision": 1,
+            "accepted_at": new.accepted_at,
+            "updated_at": new.accepted_at,
+        }
+        row = self.conn.execute(stmt, values).first()
+        return None if row is None else int(row[0])
+
+    def update_transaction(
+        self, transaction_id: int, content: Mapping[str, Any], raw_request_id: int, now: datetime
+    ) -> None:
+        self.conn.execute(
+            update(transactions)
+            .where(transactions.c.transaction_id == transaction_id)
+            .values(
+                content=dump_content(content),
+                raw_request_id=raw_request_id,
+                revision=transactions.c.revision + 1,
+                updated_at=now,
+            )
+        )
+
+    def add_lines(self, transaction_id: int, lines: Sequence[LineDraft], now: datetime) -> None:
+        if not lines:
+            return
+        self.conn.execute(
+            insert(commission_lines),
+            [
+                {
+                    "transaction_id": transaction_id,
+                    "line_no": line.line_no,
+                    "contract_id": line.contract_id,
+                    "rule_kind": line.rule_kind,
+                    "rule_value": line.rule_value,
+                    "base_minor": line.base_minor,
+                    "commission_e4": line.commission_e4,
+                    "goods_index": line.goods_index,
+                    "goods_code": line.goods_code,
+                    "reverses_line_id": line.reverses_line_id,
+                    "created_at": now,
+                }
+                for line in lines
+            ],
+        )
+
+    def supersede_lines(self, transaction_id: int, now: datetime) -> None:
+        self.conn.execute(
+            update(commission_lines)
+            .where(
+                commission_lines.c.transaction_id == transaction_id,
+                commission_lines.c.superseded_at.is_(None),
+            )
+            .values(superseded_at=now)
+        )
+
+
+def transaction_from_row(row: Row[Any]) -> Transaction:
+    """A domain transaction from a ``transactions`` row."""
+    return Transaction(
+        transaction_id=row.transaction_id,
+        merchant_id=row.merchant_id,
+        out_trans_id=row.out_trans_id,
+        direction=cast(Direction, row.direction),
+        trans_date=row.trans_date,
+        amount_minor=row.amount_minor,
+        status=CommissionStatus(row.status),
+        content=json.loads(row.content),
+        contract_id=row.contract_id,
+        origin_id=row.origin_id,
+        sub_merchant_id=row.sub_merchant_id,
+        store_id=row.store_id,
+    )
+
+
+def line_from_row(row: Row[Any]) -> StoredLine:
+    """A domain line from a ``commission_lines`` row."""
+    return StoredLine(
+        line_id=row.line_id,
+        line_no=row.line_no,
+        contract_id=row.contract_id,
+        rule_kind=row.rule_kind,
+        rule_value=row.rule_value,
+        base_minor=row.base_minor,
+        commission_e4=row.commission_e4,
+        goods_index=row.goods_index,
+        goods_code=row.goods_code,
+        reverses_line_id=row.reverses_line_id,
+    )
+
+
+def contract_from_rows(row: Row[Any], rules: Any) -> Contract:
+    """A domain contract from its row and its rule rows."""
+    return Contract(
+        contract_id=row.contract_id,
+        merchant_id=row.merchant_id,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        rules={r.goods_code: Rule(kind=cast(RuleKind, r.kind), value=r.value) for r in rules},
+        default_rate_bp=row.default_rate_bp,
+        goods_window=(
+            None if row.goods_window_days is None else timedelta(days=row.goods_window_days)
+        ),
+        amount_threshold_minor=row.amount_threshold_minor,
+    )

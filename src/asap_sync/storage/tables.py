@@ -1,0 +1,213 @@
+"""The schema, as SQLAlchemy Core tables: the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT identities.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (naive text) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(name: str, *, nullable: bool = False) -> Column[datetime]:
+    return Column(name, UtcDateTime(), nullable=nullable)
+
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("name", String(256), nullable=False, server_default=""),
+    Column("status", String(16), nullable=False, server_default="active"),
+    _ts("created_at"),
+)
+
+client_keys = Table(
+    "client_keys",
+    metadata,
+    Column("client_id", String(64), ForeignKey("clients.client_id"), nullable=False),
+    Column("key_version", Integer, nullable=False),
+    Column("public_key_pem", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
+    _ts("created_at"),
+    _ts("retired_at", nullable=True),
+    PrimaryKeyConstraint("client_id", "key_version"),
+)
+
+client_merchants = Table(
+    "client_merchants",
+    metadata,
+    Column("client_id", String(64), ForeignKey("clients.client_id"), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    _ts("created_at"),
+    PrimaryKeyConstraint("client_id", "merchant_id"),
+)
+
+platform_keys = Table(
+    "platform_keys",
+    metadata,
+    Column("key_version", Integer, primary_key=True, autoincrement=False),
+    Column("private_key_pem", Text, nullable=False),
+    Column("public_key_b64", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
+    _ts("created_at"),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("contract_id", String(64), primary_key=True),
+    Column("merchant_id", String(64), nullable=False, index=True),
+    _ts("valid_from"),
+    _ts("valid_to", nullable=True),
+    Column("default_rate_bp", Integer, nullable=False, server_default="0"),
+    Column("goods_window_days", Integer, nullable=True),
+    Column("amount_threshold_minor", BigInteger, nullable=True),
+    _ts("created_at"),
+)
+
+contract_rules = Table(
+    "contract_rules",
+    metadata,
+    Column("contract_id", String(64), ForeignKey("contracts.contract_id"), nullable=False),
+    Column("goods_code", String(32), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("contract_id", "goods_code"),
+)
+
+raw_requests = Table(
+    "raw_requests",
+    metadata,
+    Column("raw_request_id", Id, primary_key=True, autoincrement=True),
+    Column("client_id", String(64), nullable=False),
+    Column("key_version", Integer, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("path", String(256), nullable=False),
+    Column("request_time", String(64), nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    _ts("received_at"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("transaction_id", Id, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("out_trans_id", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("origin_id", Id, ForeignKey("transactions.transaction_id"), nullable=True),
+    Column("sub_merchant_id", String(64), nullable=True),
+    Column("store_id", String(64), nullable=True),
+    _ts("trans_date"),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("contract_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False, server_default="PENDING"),
+    Column("period", String(7), nullable=False),
+    Column("statement_id", Id, nullable=True),
+    Column("content", Text, nullable=False),
+    Column("raw_request_id", Id, ForeignKey("raw_requests.raw_request_id"), nullable=False),
+    Column("revision", Integer, nullable=False, server_default="1"),
+    _ts("accepted_at"),
+    _ts("updated_at"),
+    UniqueConstraint("merchant_id", "out_trans_id"),
+    Index("ix_transactions_status_period", "status", "period"),
+    Index("ix_transactions_origin_id", "origin_id"),
+    Index("ix_transactions_statement_id", "statement_id"),
+)
+
+commission_lines = Table(
+    "commission_lines",
+    metadata,
+    Column("line_id", Id, primary_key=True, autoincrement=True),
+    Column("transaction_id", Id, ForeignKey("transactions.transaction_id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("contract_id", String(64), nullable=False),
+    Column("rule_kind", String(16), nullable=False),
+    Column("rule_value", BigInteger, nullable=False),
+    Column("base_minor", BigInteger, nullable=False),
+    Column("commission_e4", BigInteger, nullable=False),
+    Column("goods_index", Integer, nullable=True),
+    Column("goods_code", String(32), nullable=True),
+    Column("reverses_line_id", Id, ForeignKey("commission_lines.line_id"), nullable=True),
+    _ts("created_at"),
+    _ts("superseded_at", nullable=True),
+    Index("ix_commission_lines_transaction_id", "transaction_id"),
+    Index("ix_commission_lines_reverses_line_id", "reverses_line_id"),
+)
+
+request_bindings = Table(
+    "request_bindings",
+    metadata,
+    Column("client_id", String(64), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    Column("out_trans_id", String(64), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("raw_request_id", Id, ForeignKey("raw_requests.raw_request_id"), nullable=False),
+    _ts("created_at"),
+    PrimaryKeyConstraint("client_id", "request_id"),
+)
+
+rejections = Table(
+    "rejections",
+    metadata,
+    Column("rejection_id", Id, primary_key=True, autoincrement=True),
+    _ts("received_at"),
+    Column("client_id", String(64), nullable=True),
+    Column("merchant_id", String(64), nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("out_trans_id", String(64), nullable=True),
+    Column("code", String(64), nullable=False),
+    Column("context", Text, nullable=False),
+    Index("ix_rejections_received_at", "received_at"),
+)

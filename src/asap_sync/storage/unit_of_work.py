@@ -1,0 +1,41 @@
+"""The unit of work: one connection, one transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from asap_sync.storage.syncs import SqlSyncRepository
+
+
+class SqlUnitOfWork:
+    """Implements :class:`asap_sync.service.ports.UnitOfWork` on an engine."""
+
+    syncs: SqlSyncRepository
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+        self._committed = False
+
+    def __enter__(self) -> Self:
+        self._conn = self._engine.connect()
+        self._conn.begin()
+        self.syncs = SqlSyncRepository(self._conn)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._conn is not None
+        try:
+            if not self._committed:
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    def commit(self) -> None:
+        """Make everything written in this unit durable."""
+        assert self._conn is not None
+        self._conn.commit()
+        self._committed = True
