@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,47 @@ def client(
         retry=RetryPolicy(max_attempts=4, initial_delay=1.0, max_delay=3.0),
     ) as sdk:
         yield sdk
+
+
+@pytest.fixture
+def routed(platform: FakePlatform, monkeypatch: pytest.MonkeyPatch) -> FakePlatform:
+    """Every real httpx transport in this test talks to the fake platform instead.
+
+    The platform then answers with real time, as the CLI's client reads the real clock.
+    """
+    import httpx
+
+    platform.clock = lambda: datetime.now(UTC)
+
+    def handle(self: object, request: httpx.Request) -> httpx.Response:
+        return platform.handle(request)
+
+    async def handle_async(self: object, request: httpx.Request) -> httpx.Response:
+        response = platform.handle(request)
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=response.content
+        )
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async)
+    return platform
+
+
+@pytest.fixture
+def merchant_env(
+    tmp_path: Path,
+    merchant_key: rsa.RSAPrivateKey,
+    platform_key: rsa.RSAPrivateKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """Key files on disk and the ASAP_SYNC_* variables the merchant commands read."""
+    private = tmp_path / "merchant-private.pem"
+    private.write_text(wire.private_key_pem(merchant_key))
+    public = tmp_path / "platform-public.pem"
+    public.write_text(wire.public_key_pem(platform_key.public_key()))
+    monkeypatch.setenv("ASAP_SYNC_BASE_URL", "https://asap.test")
+    monkeypatch.setenv("ASAP_SYNC_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("ASAP_SYNC_PRIVATE_KEY", str(private))
+    monkeypatch.setenv("ASAP_SYNC_PLATFORM_PUBLIC_KEY", str(public))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

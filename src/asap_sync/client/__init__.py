@@ -19,6 +19,13 @@ Imports only :mod:`asap_sync.wire`, httpx and the standard library.
 """
 
 from asap_sync.client._builder import Goods, Transaction, request_from_mapping
+from asap_sync.client._bulk import (
+    ALREADY_SUCCEEDED,
+    INVALID_ROW,
+    BulkReport,
+    bulk_send,
+    describe_code,
+)
 from asap_sync.client._client import AsyncClient, Client
 from asap_sync.client._errors import (
     CurrencyNotSupportError,
@@ -45,16 +52,44 @@ from asap_sync.client._errors import (
     TransCallBackTimeLimitError,
     TransportError,
 )
+from asap_sync.client._ledger import (
+    MAPPINGS,
+    STATEMENT,
+    TRANSACTIONS,
+    ColumnMapping,
+    Entry,
+    read_entries,
+)
 from asap_sync.client._money import Amount, AmountError, format_hkd, to_minor_units
 from asap_sync.client._protocol import Credentials, RetryPolicy, SyncResponse
+from asap_sync.client._reconcile import Difference, ReconcileReport, reconcile
+from asap_sync.client._results import Outcome, ResultsFile
+from asap_sync.client._rows import (
+    FileFormat,
+    Row,
+    count_rows,
+    detect_format,
+    read_rows,
+    row_from_mapping,
+)
 
 __all__ = [
+    "ALREADY_SUCCEEDED",
+    "INVALID_ROW",
+    "MAPPINGS",
+    "STATEMENT",
+    "TRANSACTIONS",
     "Amount",
     "AmountError",
     "AsyncClient",
+    "BulkReport",
     "Client",
+    "ColumnMapping",
     "Credentials",
     "CurrencyNotSupportError",
+    "Difference",
+    "Entry",
+    "FileFormat",
     "Goods",
     "GoodsCallBackTimeLimitError",
     "IdempotencyError",
@@ -70,18 +105,30 @@ __all__ = [
     "MethodNotSupportedError",
     "OrderNotExistError",
     "OrderStatusInvalidError",
+    "Outcome",
     "PlatformSystemError",
+    "ReconcileReport",
     "RejectedError",
     "RequestParamIllegalError",
     "RequestTrafficExceedLimitError",
     "ResponseSignatureError",
+    "ResultsFile",
     "RetryPolicy",
+    "Row",
     "SyncError",
     "SyncResponse",
     "TransCallBackTimeLimitError",
     "Transaction",
     "TransportError",
+    "bulk_send",
+    "count_rows",
+    "describe_code",
+    "detect_format",
     "format_hkd",
+    "read_entries",
+    "read_rows",
+    "reconcile",
     "request_from_mapping",
+    "row_from_mapping",
     "to_minor_units",
 ]

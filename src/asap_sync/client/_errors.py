@@ -37,6 +37,16 @@ class SyncError(Exception):
         """True when sending the same request again, unchanged, may succeed."""
         return False
 
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready summary (wire-style names)."""
+        return {
+            "code": self.code,
+            "context": self.context,
+            "requestId": self.request_id,
+            "attempts": self.attempts,
+            "retryable": self.retryable,
+        }
+
 
 class TransportError(SyncError):
     """No answer, a timeout, or a non-200 status: the platform may or may not have the sync.
@@ -89,6 +99,9 @@ class RejectedError(SyncError):
     def further_action(self) -> str:
         """What the API catalogue advises for this code."""
         return self.result_code.further_action if self.result_code else "Contact the ASAP team."
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "furtherAction": self.further_action}
 
 
 class MethodNotSupportedError(RejectedError):

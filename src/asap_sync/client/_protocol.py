@@ -75,6 +75,17 @@ class SyncResponse:
         """Always ``"SUCCESS"``; rejections raise instead."""
         return wire.ResultCode.SUCCESS.value
 
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready summary (wire-style names)."""
+        return {
+            "code": self.code,
+            "requestId": self.request_id,
+            "outTransId": self.out_trans_id,
+            "attempts": self.attempts,
+            "responseTime": self.response_time,
+            "verified": True,
+        }
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Credentials:

@@ -173,9 +173,12 @@ def _price(value: object, field: str) -> object:
 
 
 def _hkd_price(value: object, field: str) -> dict[str, str]:
-    minor = parse_hkd(value, field=field) if isinstance(value, str) else to_minor_units(value)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, str):
+        minor = parse_hkd(value, field=field)
+    elif isinstance(value, int) and not isinstance(value, bool):
         minor = to_minor_units(Decimal(value), field=field)
+    else:
+        minor = to_minor_units(value, field=field)  # a JSON number, read as Decimal
     return {"currency": "HKD", "value": str(minor)}
 
 
