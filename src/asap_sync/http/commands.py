@@ -8,14 +8,19 @@ from asap_sync.domain.model import Goods, SyncCommand
 from asap_sync.wire.messages import SyncRequest, parse_trans_date
 
 
+FIELD_ORDER = tuple(f.alias or name for name, f in SyncRequest.model_fields.items())
+
+
 def to_command(body: SyncRequest, client_id: str) -> SyncCommand:
     """Normalise a parsed body: defaults applied and ``transDate`` as a UTC instant, so that
     equal meaning compares equal whatever the formatting."""
     trans_date = parse_trans_date(body.trans_date)
-    content = body.canonical()
-    content["transDirection"] = body.direction
-    content["transStatus"] = "SUCCESS"
-    content["transDate"] = trans_date.astimezone(UTC).isoformat()
+    values = body.canonical()
+    values["transDirection"] = body.direction
+    values["transStatus"] = "SUCCESS"
+    values["transDate"] = trans_date.astimezone(UTC).isoformat()
+    # Keep the documented field order, so that differences are listed the way a merchant reads.
+    content = {name: values[name] for name in FIELD_ORDER if name in values}
     return SyncCommand(
         client_id=client_id,
         request_id=body.request_id,

@@ -33,8 +33,8 @@ from asap_sync.storage.tables import (
 
 
 def dump_content(content: Mapping[str, Any]) -> str:
-    """Canonical JSON of normalised content: sorted keys, compact, UTF-8."""
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    """Compact UTF-8 JSON of normalised content, in its documented field order."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
 
 
 def _insert_ignoring_conflicts(conn: Connection, table: Any) -> Any:
