@@ -211,3 +211,77 @@ rejections = Table(
     Column("context", Text, nullable=False),
     Index("ix_rejections_received_at", "received_at"),
 )
+
+# --- Settlement (migration 0002): periods, sealed statements and their lines ---
+
+# Closing a period claims one merchant's PENDING transactions at a time.
+Index(
+    "ix_transactions_merchant_id_status_period",
+    transactions.c.merchant_id,
+    transactions.c.status,
+    transactions.c.period,
+)
+
+settlement_periods = Table(
+    "settlement_periods",
+    metadata,
+    Column("period", String(7), primary_key=True),
+    Column("status", String(16), nullable=False),
+    _ts("close_started_at", nullable=True),
+    _ts("closed_at", nullable=True),
+    _ts("assigned_at", nullable=True),
+    Column("statement_count", Integer, nullable=True),
+    Column("transaction_count", BigInteger, nullable=True),
+    _ts("updated_at"),
+)
+
+statements = Table(
+    "statements",
+    metadata,
+    Column("statement_id", Id, primary_key=True, autoincrement=True),
+    Column("period", String(7), ForeignKey("settlement_periods.period"), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("transaction_count", BigInteger, nullable=False),
+    Column("pay_count", BigInteger, nullable=False),
+    Column("refund_count", BigInteger, nullable=False),
+    Column("gross_minor", BigInteger, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False),
+    Column("line_count", BigInteger, nullable=False),
+    Column("commission_e4", BigInteger, nullable=False),
+    Column("commission_minor", BigInteger, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    _ts("created_at"),
+    _ts("assigned_at", nullable=True),
+    UniqueConstraint("period", "merchant_id"),
+    Index("ix_statements_merchant_id_period", "merchant_id", "period"),
+)
+
+statement_lines = Table(
+    "statement_lines",
+    metadata,
+    # A commission line is settled at most once: the primary key is the line itself.
+    Column(
+        "line_id", Id, ForeignKey("commission_lines.line_id"), primary_key=True, autoincrement=False
+    ),
+    Column("statement_id", Id, ForeignKey("statements.statement_id"), nullable=False),
+    Column("transaction_id", Id, ForeignKey("transactions.transaction_id"), nullable=False),
+    Column("out_trans_id", String(64), nullable=False),
+    Column("direction", String(8), nullable=False),
+    _ts("trans_date"),
+    Column("accepted_period", String(7), nullable=False),
+    Column("transaction_amount_minor", BigInteger, nullable=False),
+    Column("origin_out_trans_id", String(64), nullable=True),
+    Column("line_no", Integer, nullable=False),
+    Column("contract_id", String(64), nullable=False),
+    Column("rule_kind", String(16), nullable=False),
+    Column("rule_value", BigInteger, nullable=False),
+    Column("base_minor", BigInteger, nullable=False),
+    Column("commission_e4", BigInteger, nullable=False),
+    Column("goods_index", Integer, nullable=True),
+    Column("goods_code", String(32), nullable=True),
+    Column("reverses_line_id", Id, nullable=True),
+    Column("reverses_statement_id", Id, nullable=True),
+    UniqueConstraint("statement_id", "transaction_id", "line_no"),
+    Index("ix_statement_lines_transaction_id", "transaction_id"),
+)
