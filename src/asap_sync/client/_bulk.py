@@ -99,7 +99,7 @@ def bulk_send(
                     record(_skipped(row))
                 else:
                     pending.add(pool.submit(_send_one, client, row))
-                    pending = _drain(pending, concurrency - 1, record)
+                    _drain(pending, concurrency - 1, record)
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
@@ -109,15 +109,25 @@ def bulk_send(
     return report
 
 
-def _drain(
-    pending: set[Future[Outcome]], keep: int, record: Callable[[Outcome], None]
-) -> set[Future[Outcome]]:
-    """Record finished sends until at most ``keep`` are in flight."""
+def _drain(pending: set[Future[Outcome]], keep: int, record: Callable[[Outcome], None]) -> None:
+    """Record finished sends until at most ``keep`` are in flight; ``pending`` shrinks in place.
+
+    A future leaves ``pending`` only once recorded, so a Ctrl-C in the middle loses nothing.
+    """
     while len(pending) > keep:
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        interrupted = False
         for future in done:
-            record(future.result())
-    return pending
+            try:
+                outcome = future.result()
+            except KeyboardInterrupt:  # raised inside a send: that row has no outcome
+                pending.discard(future)
+                interrupted = True
+                continue
+            record(outcome)
+            pending.discard(future)
+        if interrupted:
+            raise KeyboardInterrupt
 
 
 def _finish(
@@ -127,7 +137,7 @@ def _finish(
     # accepted them, and the results file must say so for the next run to skip them.
     while pending:
         try:
-            pending = _drain(pending, 0, record)
+            _drain(pending, 0, record)
         except KeyboardInterrupt:
             report.interrupted = True
 
