@@ -68,13 +68,21 @@ def test_csv_rows_take_goods_as_repeated_columns_or_a_json_cell(tmp_path: Path) 
         writer = csv.writer(handle)
         writer.writerow(columns)
         writer.writerow(
-            ["M1", "T-1", "2025-04-05T06:30:00Z", "userId", "248.00"]
-            + ["RENEWAL", "148.00", "NEW_CONTRACT", "10000", ""]
+            [
+                "M1",
+                "T-1",
+                "2025-04-05T06:30:00Z",
+                "userId",
+                "248.00",
+                "RENEWAL",
+                "148.00",
+                "NEW_CONTRACT",
+                "10000",
+                "",
+            ]
         )
         goods = json.dumps([{"goodsCode": "RENEWAL", "goodsPrice": "500", "goodsName": "x"}])
-        writer.writerow(
-            ["M1", "T-2", "2025-04-05T06:30:00Z", "userId", "5"] + ["", "", "", "", goods]
-        )
+        writer.writerow(["M1", "T-2", "2025-04-05T06:30:00Z", "userId", "5", "", "", "", "", goods])
     first, second = read_rows(path)
     assert first.request is not None and second.request is not None
     assert first.line == 2 and second.line == 3
