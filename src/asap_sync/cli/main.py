@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from asap_sync.cli import merchant
+from asap_sync.cli import merchant, operator
 
 app = typer.Typer(
     name="asap-sync",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(merchant.app, name="merchant")
+operator.register(app)
 
 
 def main() -> None:

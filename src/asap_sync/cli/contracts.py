@@ -1,0 +1,175 @@
+"""Operator commands for merchants' CPS contracts."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, tzinfo
+from typing import Annotated, Any
+
+import typer
+
+from asap_sync.bootstrap import system_clock
+from asap_sync.cli.operator_session import (
+    DatabaseUrlOption,
+    DataDirOption,
+    JsonOption,
+    open_operator,
+    print_json,
+    print_table,
+)
+from asap_sync.domain.model import Contract, Rule
+from asap_sync.service.admin import (
+    NewContract,
+    add_contract,
+    end_contract,
+    list_contracts,
+    parse_moment,
+    parse_rules,
+)
+
+app = typer.Typer(
+    help="CPS contracts: validity period and commission rules per goodsCode.",
+    no_args_is_help=True,
+)
+
+MomentHelp = "ISO date (midnight in the platform time zone) or datetime with offset"
+
+
+@app.command("add")
+def add(
+    merchant_id: Annotated[str, typer.Option("--merchant", help="The merchantId.")],
+    contract_id: Annotated[str, typer.Option("--id", help="A unique contract id.")],
+    valid_from: Annotated[str, typer.Option("--from", help=f"First moment: {MomentHelp}.")],
+    valid_to: Annotated[
+        str | None,
+        typer.Option("--to", help=f"End, exclusive: {MomentHelp} (default: open-ended)."),
+    ] = None,
+    rules: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rule",
+            help="GOODS_CODE=rate:<basis points> or GOODS_CODE=fixed:<minor units per item>; "
+            "repeat for each goodsCode (RENEWAL, NEW_CONTRACT).",
+        ),
+    ] = None,
+    default_rate: Annotated[
+        int,
+        typer.Option(help="Rate in basis points of tradeAmt for a transaction without goods."),
+    ] = 0,
+    goods_window_days: Annotated[
+        int | None,
+        typer.Option(help="Days after transDate that goods may be updated (default: 30)."),
+    ] = None,
+    threshold: Annotated[
+        int | None,
+        typer.Option(
+            help="How far goods may exceed tradeAmt, minor units (default: 200000 = 2000 HKD)."
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Record a contract. It may not overlap another contract of the same merchant."""
+    with open_operator(data_dir, database_url) as op:
+        new = NewContract(
+            contract_id=contract_id,
+            merchant_id=merchant_id,
+            valid_from=parse_moment(valid_from, op.zone),
+            valid_to=None if valid_to is None else parse_moment(valid_to, op.zone),
+            rules=parse_rules(rules or []),
+            default_rate_bp=default_rate,
+            goods_window_days=goods_window_days,
+            amount_threshold_minor=threshold,
+        )
+        contract = add_contract(op.sessions, new, now=system_clock())
+        zone = op.zone
+    typer.echo(
+        f"Contract {contract.contract_id} added for merchant {contract.merchant_id}: "
+        f"{_period(contract, zone)}."
+    )
+
+
+@app.command("end")
+def end(
+    contract_id: Annotated[str, typer.Argument(help="The contract id.", show_default=False)],
+    at: Annotated[
+        str | None, typer.Option(help=f"End, exclusive: {MomentHelp} (default: now).")
+    ] = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """End a contract: transactions dated from then on are not covered by it.
+
+    Accepted transactions keep their commission. A contract can only be shortened.
+    """
+    with open_operator(data_dir, database_url) as op:
+        moment = None if at is None else parse_moment(at, op.zone)
+        contract = end_contract(op.sessions, contract_id, at=moment, now=system_clock())
+        zone = op.zone
+    typer.echo(f"Contract {contract.contract_id} now runs {_period(contract, zone)}.")
+
+
+@app.command("list")
+def list_(
+    merchant_id: Annotated[
+        str | None, typer.Option("--merchant", help="Only this merchant's contracts.")
+    ] = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List contracts with their rules."""
+    with open_operator(data_dir, database_url) as op:
+        found = list_contracts(op.sessions, merchant_id=merchant_id)
+        zone = op.zone
+    if as_json:
+        print_json([contract_record(c) for c in found])
+        return
+    print_table(
+        "Contracts",
+        ["contract", "merchant", "from", "to", "rules", "default", "window", "thresh."],
+        [
+            [
+                c.contract_id,
+                c.merchant_id,
+                show_bound(c.valid_from, zone),
+                "open" if c.valid_to is None else show_bound(c.valid_to, zone),
+                "\n".join(f"{code}={_rule(rule)}" for code, rule in c.rules.items()) or "-",
+                f"{c.default_rate_bp} bp",
+                f"{c.effective_goods_window.days} d",
+                str(c.effective_threshold_minor),
+            ]
+            for c in found
+        ],
+        zone=zone,
+    )
+
+
+def _rule(rule: Rule) -> str:
+    return f"{rule.value} bp" if rule.kind == "rate" else f"{rule.value} fixed"
+
+
+def _period(contract: Contract, zone: tzinfo) -> str:
+    end = "open end" if contract.valid_to is None else show_bound(contract.valid_to, zone)
+    return f"{show_bound(contract.valid_from, zone)} to {end}"
+
+
+def show_bound(moment: datetime, zone: tzinfo) -> str:
+    """A contract bound: just the date when it is midnight in the platform's zone."""
+    local = moment.astimezone(zone)
+    return local.strftime("%Y-%m-%d" if local.time() == time() else "%Y-%m-%d %H:%M:%S")
+
+
+def contract_record(contract: Contract) -> dict[str, Any]:
+    """A contract for JSON output: amounts as integers, no floats."""
+    return {
+        "contract_id": contract.contract_id,
+        "merchant_id": contract.merchant_id,
+        "valid_from": contract.valid_from.isoformat(),
+        "valid_to": None if contract.valid_to is None else contract.valid_to.isoformat(),
+        "rules": {
+            code: {"kind": rule.kind, "value": rule.value} for code, rule in contract.rules.items()
+        },
+        "default_rate_bp": contract.default_rate_bp,
+        "goods_window_days": contract.effective_goods_window.days,
+        "amount_threshold_minor": contract.effective_threshold_minor,
+    }
