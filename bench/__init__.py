@@ -1,0 +1,1 @@
+"""Benchmarks: run by hand (``bench/ingest.py``), never by the test suite."""
