@@ -298,7 +298,9 @@ def bulk_send_command(
     client_id: ClientId,
     private_key: PrivateKey,
     platform_public_key: PlatformKey,
-    input_file: Annotated[Path, typer.Argument(help="JSONL or CSV of transactions.")],
+    input_file: Annotated[
+        Path, typer.Argument(help="JSONL or CSV of transactions.", exists=True, dir_okay=False)
+    ],
     key_version: KeyVersion = "1",
     results: Annotated[
         Path | None, typer.Option("--results", help="Default: <input>.results.jsonl")
@@ -385,8 +387,10 @@ def _bulk_exit(counts: Counter[str], *, interrupted: bool) -> Exit:
 
 @app.command("reconcile")
 def reconcile_command(
-    merchant_file: Annotated[Path, typer.Argument(help="Your transactions: CSV, JSONL, JSON.")],
-    platform_file: Annotated[Path, typer.Argument(help="The platform's export.")],
+    merchant_file: Annotated[
+        Path, typer.Argument(help="Your transactions: CSV, JSONL, JSON.", exists=True)
+    ],
+    platform_file: Annotated[Path, typer.Argument(help="The platform's export.", exists=True)],
     platform_format: Annotated[
         str, typer.Option("--platform-format", help=f"One of: {', '.join(MAPPINGS)}.")
     ] = "transactions",
