@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from asap_sync.cli import merchant, operator
+from asap_sync.cli import merchant, operator, settlement
 
 app = typer.Typer(
     name="asap-sync",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(merchant.app, name="merchant")
 operator.register(app)
+settlement.register(app)
 
 
 def main() -> None:
