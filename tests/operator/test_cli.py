@@ -94,7 +94,7 @@ def test_a_retired_key_is_listed_as_retired(any_cli: Cli) -> None:
 
 def test_clients_can_be_disabled_enabled_and_listed_as_json(any_cli: Cli) -> None:
     init_with_client(any_cli)
-    any_cli("merchants", "link", "--merchant", "M1", "--client", "acme")
+    any_cli("merchants", "link", "acme", "M1")
     assert any_cli("clients", "disable", "acme").exit_code == 0
     [client] = json.loads(any_cli("clients", "list", "--json").output)
     assert client["status"] == "disabled" and client["merchant_ids"] == ["M1"]
@@ -106,10 +106,10 @@ def test_clients_can_be_disabled_enabled_and_listed_as_json(any_cli: Cli) -> Non
 
 def test_merchants_are_linked_listed_and_unlinked(cli: Cli) -> None:
     init_with_client(cli)
-    assert cli("merchants", "link", "--merchant", "M1", "--client", "acme").exit_code == 0
+    assert cli("merchants", "link", "acme", "M1").exit_code == 0
     links = json.loads(cli("merchants", "list", "--merchant", "M1", "--json").output)
     assert [(x["client_id"], x["merchant_id"]) for x in links] == [("acme", "M1")]
-    assert cli("merchants", "unlink", "--merchant", "M1", "--client", "acme").exit_code == 0
+    assert cli("merchants", "unlink", "acme", "M1").exit_code == 0
     assert json.loads(cli("merchants", "list", "--json").output) == []
 
 

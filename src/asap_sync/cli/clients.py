@@ -43,8 +43,7 @@ merchants_app = typer.Typer(
 )
 
 ClientArgument = Annotated[str, typer.Argument(help="The client's Client-Id.", show_default=False)]
-MerchantOption = Annotated[str, typer.Option("--merchant", help="The merchantId.")]
-ClientOption = Annotated[str, typer.Option("--client", help="The Client-Id.")]
+MerchantArgument = Annotated[str, typer.Argument(help="The merchantId.", show_default=False)]
 
 
 # -- clients ------------------------------------------------------------------------------
@@ -217,8 +216,8 @@ def keys_retire(
 
 @merchants_app.command("link")
 def merchants_link(
-    merchant_id: MerchantOption,
-    client_id: ClientOption,
+    client_id: ClientArgument,
+    merchant_id: MerchantArgument,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
@@ -230,8 +229,8 @@ def merchants_link(
 
 @merchants_app.command("unlink")
 def merchants_unlink(
-    merchant_id: MerchantOption,
-    client_id: ClientOption,
+    client_id: ClientArgument,
+    merchant_id: MerchantArgument,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:

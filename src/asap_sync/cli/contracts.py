@@ -53,7 +53,10 @@ def add(
     ] = None,
     default_rate: Annotated[
         int,
-        typer.Option(help="Rate in basis points of tradeAmt for a transaction without goods."),
+        typer.Option(
+            help="Rate in basis points of tradeAmt for a pay without goods, and of the price "
+            "of a goods item whose code has no rule."
+        ),
     ] = 0,
     goods_window_days: Annotated[
         int | None,
