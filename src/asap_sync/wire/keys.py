@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -35,7 +36,7 @@ def load_public_key(text: str | bytes) -> rsa.RSAPublicKey:
         data = _der_to_pem(data)
     try:
         key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise KeyFormatError("not an RSA public key (X.509 SPKI or PKCS#1)") from exc
     if not isinstance(key, rsa.RSAPublicKey):
         raise KeyFormatError("not an RSA public key")
@@ -58,7 +59,7 @@ def load_private_key(text: str | bytes) -> rsa.RSAPrivateKey:
             key = serialization.load_pem_private_key(data, password=None)
         else:
             key = serialization.load_der_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise KeyFormatError("not an unencrypted RSA private key (PKCS#8 or PKCS#1)") from exc
     if not isinstance(key, rsa.RSAPrivateKey):
         raise KeyFormatError("not an RSA private key")

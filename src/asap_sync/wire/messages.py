@@ -85,7 +85,7 @@ def _json_in_string(value: Any) -> Any:
 
 
 def _minor_units(value: str) -> str:
-    if not _MINOR_UNITS.match(value):
+    if not _MINOR_UNITS.fullmatch(value):  # fullmatch: "$" would let a final "\n" through
         raise _fail(
             "must be a natural number in minor units "
             f"(decimal digits, no sign, no leading zeros, at most {MAX_AMOUNT_DIGITS} digits)"
@@ -94,7 +94,7 @@ def _minor_units(value: str) -> str:
 
 
 def _trans_date(value: str) -> str:
-    if not _TRANS_DATE.match(value):
+    if not _TRANS_DATE.fullmatch(value):
         raise _fail("must be ISO 8601 with a zone offset or Z, e.g. 2025-11-27T12:01:01+08:00")
     try:
         parse_trans_date(value)
@@ -149,8 +149,10 @@ class GoodsInfo(_Model):
 class ExtendInfo(_Model):
     """``extendInfo``: at most ten goods items."""
 
+    # max_length on the list itself: on the optional it would be applied to None too.
     goods_info_list: Annotated[
-        list[GoodsInfo] | None, BeforeValidator(_empty_is_absent), Field(max_length=MAX_GOODS)
+        Annotated[list[GoodsInfo], Field(max_length=MAX_GOODS)] | None,
+        BeforeValidator(_empty_is_absent),
     ] = Field(default=None, alias="goodsInfoList")
 
 

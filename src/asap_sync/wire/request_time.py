@@ -10,6 +10,7 @@ _ISO = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})(?P<frac>\.\d{1,9})?"
     r"(?P<zone>Z|[+-]\d{2}:?\d{2})$"
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class RequestTimeError(ValueError):
@@ -20,7 +21,8 @@ def parse_request_time(value: str) -> datetime:
     """Parse ISO 8601 with ``Z``, ``+08:00`` or ``+0800`` and optional fraction, or epoch ms."""
     text = value.strip()
     if _EPOCH_MS.match(text):
-        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+        # Integer arithmetic: a float of seconds loses microseconds far from 1970.
+        return _EPOCH + timedelta(milliseconds=int(text))
     match = _ISO.match(text)
     if match is None:
         raise RequestTimeError(f"{value!r} is neither ISO 8601 with an offset nor epoch millis")
