@@ -244,3 +244,29 @@ class BrokenLinesUnitOfWork(SqlUnitOfWork):
 
         self.syncs.add_lines = broken  # type: ignore[method-assign]
         return self
+
+
+def test_refunding_a_zero_amount_pay_reverses_its_fixed_commission_once(
+    platform: Platform,
+) -> None:
+    goods = {
+        "goodsInfoList": [
+            {"goodsCode": "NEW_CONTRACT", "goodsPrice": {"currency": "HKD", "value": "0"}}
+        ]
+    }
+    assert platform.send(sync_body(tradeAmt={"currency": "HKD", "value": "0"}, extendInfo=goods))
+    for n in range(2):
+        assert platform.send(sync_body(requestId=f"R-{n}", outTransId=f"R-{n}", **REFUND)).success
+    assert lines(platform, "R-0") == [("reversal", -5000 * 10000, lines_id(platform, "T-1"))]
+    assert lines(platform, "R-1")[0][1] == 0
+
+
+def lines_id(platform: Platform, out_trans_id: str) -> int:
+    with platform.engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(commission_lines.c.line_id)
+                .join(transactions)
+                .where(transactions.c.out_trans_id == out_trans_id)
+            ).scalar_one()
+        )

@@ -286,13 +286,26 @@ def test_a_refund_of_a_zero_amount_origin_refunds_zero_and_never_exceeds_what_it
         refund(0, 0, 1, origin_lines(50_000_000))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: the share of a zero amount is undefined; plan_refund cannot tell the first "
-    "refund of a zero-amount origin from a later one, so it reverses nothing",
-)
 def test_the_refund_completing_a_zero_amount_origin_reverses_what_it_earned() -> None:
-    assert refund(0, 0, None, origin_lines(50_000_000)) == [-50_000_000]
+    lines = origin_lines(50_000_000)
+    first = plan_refund(
+        origin_out_trans_id="T-1",
+        origin_amount_minor=0,
+        refunded_before_minor=0,
+        requested_minor=None,
+        origin_lines=lines,
+        reversed_before_e4={},
+    )
+    assert [line.commission_e4 for line in first.lines] == [-50_000_000]
+    again = plan_refund(
+        origin_out_trans_id="T-1",
+        origin_amount_minor=0,
+        refunded_before_minor=0,
+        requested_minor=None,
+        origin_lines=lines,
+        reversed_before_e4={lines[0].line_id: 50_000_000},
+    )
+    assert [line.commission_e4 for line in again.lines] == [0]
 
 
 def test_a_refund_of_an_origin_without_lines_writes_no_lines() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,12 +104,15 @@ def plan_refund(
     refunded_before_minor: int,
     requested_minor: int | None,
     origin_lines: Sequence[StoredLine],
+    reversed_before_e4: Mapping[int, int] | None = None,
 ) -> RefundPlan:
     """Reverse the origin's commission in proportion to the refunded share, cumulatively.
 
-    Each line's reversal is ``floor(earned × refunded_after / amount)`` minus
-    ``floor(earned × refunded_before / amount)``, so the refunds of one origin never reverse
-    more than it earned and the one that completes the amount reverses exactly the remainder.
+    Each line's reversal brings what it has reversed so far (``reversed_before_e4``, by line id,
+    as a positive amount; derived from ``refunded_before_minor`` when not given) up to
+    ``floor(earned × refunded_after / amount)``. So the refunds of one origin never reverse
+    more than it earned, and the one that completes the amount reverses exactly the remainder
+    (for an origin of amount 0, the first refund completes it).
     """
     remaining = origin_amount_minor - refunded_before_minor
     amount = remaining if requested_minor is None else requested_minor
@@ -120,27 +123,33 @@ def plan_refund(
             f"{format_minor_hkd(origin_amount_minor)} HKD"
         )
     after = refunded_before_minor + amount
-    lines = [
-        LineDraft(
-            line_no=n,
-            contract_id=line.contract_id,
-            rule_kind="reversal",
-            rule_value=line.rule_value,
-            base_minor=line.base_minor,
-            commission_e4=-(
-                _share(line.commission_e4, after, origin_amount_minor)
-                - _share(line.commission_e4, refunded_before_minor, origin_amount_minor)
-            ),
-            goods_index=line.goods_index,
-            goods_code=line.goods_code,
-            reverses_line_id=line.line_id,
-        )
-        for n, line in enumerate(origin_lines, start=1)
-    ]
+    lines = []
+    for n, line in enumerate(origin_lines, start=1):
+        if reversed_before_e4 is None:
+            before = _share(line.commission_e4, refunded_before_minor, origin_amount_minor)
+        else:
+            before = reversed_before_e4.get(line.line_id, 0)
+        target = _share(line.commission_e4, after, origin_amount_minor)
+        lines.append(_reversal(n, line, -max(0, target - before)))
     return RefundPlan(amount_minor=amount, lines=lines)
 
 
+def _reversal(line_no: int, line: StoredLine, commission_e4: int) -> LineDraft:
+    return LineDraft(
+        line_no=line_no,
+        contract_id=line.contract_id,
+        rule_kind="reversal",
+        rule_value=line.rule_value,
+        base_minor=line.base_minor,
+        commission_e4=commission_e4,
+        goods_index=line.goods_index,
+        goods_code=line.goods_code,
+        reverses_line_id=line.line_id,
+    )
+
+
 def _share(earned_e4: int, refunded_minor: int, amount_minor: int) -> int:
-    if amount_minor == 0:
-        return earned_e4 if refunded_minor >= 0 else 0
+    """What ``refunded_minor`` of ``amount_minor`` reverses; all of it once fully refunded."""
+    if refunded_minor >= amount_minor:
+        return earned_e4
     return earned_e4 * refunded_minor // amount_minor

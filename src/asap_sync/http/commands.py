@@ -7,7 +7,6 @@ from datetime import UTC
 from asap_sync.domain.model import Goods, SyncCommand
 from asap_sync.wire.messages import SyncRequest, parse_trans_date
 
-
 FIELD_ORDER = tuple(f.alias or name for name, f in SyncRequest.model_fields.items())
 
 

@@ -151,6 +151,7 @@ def _create(
             refunded_before_minor=refunded,
             requested_minor=command.trade_amount_minor,
             origin_lines=repo.active_lines(origin.transaction_id),
+            reversed_before_e4=repo.reversed_by_line(origin.transaction_id),
         )
         contract = _contract_of(repo, origin)
         check_goods_within_threshold(
@@ -251,7 +252,7 @@ def _update(
 def _recompute_reversals(repo: SyncRepository, origin: Transaction, now: datetime) -> None:
     """A PENDING pay's refunds are PENDING too, so their reversals can follow its new lines."""
     new_lines = repo.active_lines(origin.transaction_id)
-    refunded = 0
+    refunded, reversed_so_far = 0, dict.fromkeys((line.line_id for line in new_lines), 0)
     for refund in repo.refunds_of(origin.transaction_id):
         plan = plan_refund(
             origin_out_trans_id=origin.out_trans_id,
@@ -259,7 +260,11 @@ def _recompute_reversals(repo: SyncRepository, origin: Transaction, now: datetim
             refunded_before_minor=refunded,
             requested_minor=refund.amount_minor,
             origin_lines=new_lines,
+            reversed_before_e4=reversed_so_far,
         )
         repo.supersede_lines(refund.transaction_id, now)
         repo.add_lines(refund.transaction_id, plan.lines, now)
         refunded += refund.amount_minor
+        for line in plan.lines:
+            assert line.reverses_line_id is not None
+            reversed_so_far[line.reverses_line_id] -= line.commission_e4

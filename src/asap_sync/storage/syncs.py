@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, and_, insert, select, update
+from sqlalchemy import Connection, Row, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from asap_sync.domain.model import (
@@ -180,6 +180,20 @@ class SqlSyncRepository:
             .order_by(commission_lines.c.line_no)
         )
         return [line_from_row(r) for r in rows]
+
+    def reversed_by_line(self, origin_id: int) -> Mapping[int, int]:
+        """What the active reversal lines have reversed so far, per origin line (positive)."""
+        origin_line = commission_lines.alias("origin_line")
+        rows = self.conn.execute(
+            select(commission_lines.c.reverses_line_id, func.sum(commission_lines.c.commission_e4))
+            .join(origin_line, origin_line.c.line_id == commission_lines.c.reverses_line_id)
+            .where(
+                origin_line.c.transaction_id == origin_id,
+                commission_lines.c.superseded_at.is_(None),
+            )
+            .group_by(commission_lines.c.reverses_line_id)
+        )
+        return {int(line_id): -int(total) for line_id, total in rows}
 
     def insert_transaction(self, new: NewTransaction) -> int | None:
         stmt = _insert_ignoring_conflicts(self.conn, transactions).returning(
