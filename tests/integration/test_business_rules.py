@@ -256,7 +256,8 @@ def test_refunding_a_zero_amount_pay_reverses_its_fixed_commission_once(
     }
     assert platform.send(sync_body(tradeAmt={"currency": "HKD", "value": "0"}, extendInfo=goods))
     for n in range(2):
-        assert platform.send(sync_body(requestId=f"R-{n}", outTransId=f"R-{n}", **REFUND)).success
+        refund = sync_body(requestId=f"R-{n}", outTransId=f"R-{n}", tradeAmt=None, **REFUND)
+        assert platform.send(refund).success
     assert lines(platform, "R-0") == [("reversal", -5000 * 10000, lines_id(platform, "T-1"))]
     assert lines(platform, "R-1")[0][1] == 0
 
