@@ -82,6 +82,14 @@ class Rejected(Exception):
         self.merchant, self.request_id, self.out_trans_id = merchant, request_id, out_trans_id
 
 
+@dataclass(slots=True)
+class _Lookup:
+    """The platform key read with the client's keys, kept to sign this request's answer."""
+
+    done: bool = False
+    platform: PlatformKey | None = None
+
+
 @lru_cache(maxsize=1024)
 def _public_key(pem: str) -> rsa.RSAPublicKey:
     return load_public_key(pem)
@@ -115,8 +123,9 @@ class SyncEndpoint:
         started = time.perf_counter()
         now = self.clock()
         client_id = request.headers.get("client-id", "")
+        lookup = _Lookup()
         try:
-            result = self._process(request, client_id, now)
+            result = self._process(request, client_id, now, lookup)
         except Rejected as rejected:
             result = SyncResult.failed(rejected.code, rejected.context)
             self._record(now, client_id, rejected)
@@ -124,7 +133,7 @@ class SyncEndpoint:
             log.exception("unexpected failure; answering SYSTEM_ERROR (client %s)", client_id)
             result = SyncResult.failed(ResultCode.SYSTEM_ERROR)
             self._record(now, client_id, Rejected(ResultCode.SYSTEM_ERROR, "see the server log"))
-        answer = self._sign(request, client_id, result)
+        answer = self._sign(request, client_id, result, lookup)
         log.info(
             "%s client=%s code=%s %.1fms",
             request.method,
@@ -134,8 +143,10 @@ class SyncEndpoint:
         )
         return answer
 
-    def _process(self, request: RawRequest, client_id: str, now: datetime) -> SyncResult:
-        key_version = self._gateway_checks(request, client_id, now)
+    def _process(
+        self, request: RawRequest, client_id: str, now: datetime, lookup: _Lookup
+    ) -> SyncResult:
+        key_version = self._gateway_checks(request, client_id, now, lookup)
         try:
             body = parse_sync_body(request.body)
         except BodyError as exc:
@@ -164,7 +175,9 @@ class SyncEndpoint:
             ) from violation
         return SyncResult.ok()
 
-    def _gateway_checks(self, request: RawRequest, client_id: str, now: datetime) -> int:
+    def _gateway_checks(
+        self, request: RawRequest, client_id: str, now: datetime, lookup: _Lookup
+    ) -> int:
         """SPEC §2's gateway codes, in their order; returns the key version that verified."""
         illegal = ResultCode.REQUEST_PARAM_ILLEGAL
         if request.method != "POST":
@@ -180,7 +193,7 @@ class SyncEndpoint:
                 raise Rejected(illegal, f"header {header}: is required")
         if request.body_too_large:
             raise Rejected(illegal, f"body: larger than the limit of {self.body_limit} bytes")
-        version, public_key = self._client_key(client_id, request.headers["signature"])
+        version, public_key = self._client_key(client_id, request.headers["signature"], lookup)
         self._check_signature(request, client_id, public_key)
         self._check_time(request.headers["request-time"], now)
         if self.rate_limiter is not None and not self.rate_limiter.allow(client_id):
@@ -190,8 +203,12 @@ class SyncEndpoint:
             )
         return version
 
-    def _client_key(self, client_id: str, signature: str) -> tuple[int, rsa.RSAPublicKey]:
-        client = self.gateway.client_keys(client_id)
+    def _client_key(
+        self, client_id: str, signature: str, lookup: _Lookup
+    ) -> tuple[int, rsa.RSAPublicKey]:
+        # One read for the client's keys and the platform key that will sign the answer.
+        client, lookup.platform = self.gateway.lookup(client_id)
+        lookup.done = True
         if client is None or not client.active:
             state = "unknown" if client is None else "disabled"
             raise Rejected(ResultCode.INVALID_CLIENT, f"Client-Id {client_id} is {state}")
@@ -264,7 +281,9 @@ class SyncEndpoint:
         except Exception:
             log.exception("could not record a rejection (%s)", rejected.code.value)
 
-    def _sign(self, request: RawRequest, client_id: str, result: SyncResult) -> Answer:
+    def _sign(
+        self, request: RawRequest, client_id: str, result: SyncResult, lookup: _Lookup
+    ) -> Answer:
         body = result.to_bytes()
         response_time = format_response_time(self.clock())
         headers = [
@@ -272,14 +291,14 @@ class SyncEndpoint:
             ("response-time", response_time),
             ("content-type", "application/json; charset=UTF-8"),
         ]
-        key = self._platform_key()
+        key = self._platform_key(lookup)
         content = signing_content(request.method, request.path, client_id, response_time, body)
         signature = sign(content, _private_key(key.private_key_pem))
         headers.append(("signature", format_signature_header(signature, key.key_version)))
         return Answer(headers=headers, body=body, result=result)
 
-    def _platform_key(self) -> PlatformKey:
-        key = self.gateway.platform_key()
+    def _platform_key(self, lookup: _Lookup) -> PlatformKey:
+        key = lookup.platform if lookup.done else self.gateway.platform_key()
         if key is None:
             raise RuntimeError("no active platform key: run `asap-sync init`")
         return key

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, Row, and_, insert, select
 
 from asap_sync.storage.engine import READ_ONLY
 from asap_sync.storage.tables import client_keys, clients, platform_keys, rejections
@@ -58,34 +59,56 @@ class GatewayStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    def lookup(self, client_id: str) -> tuple[ClientKeys | None, PlatformKey | None]:
+        """What the gateway reads per request, on one connection: the client with its active
+        keys (None for an unknown client) and the newest active platform key."""
+        with self._reader() as conn:
+            return self._client_keys(conn, client_id), self._platform_key(conn)
+
     def client_keys(self, client_id: str) -> ClientKeys | None:
         """The client and its active keys, or None for an unknown client."""
-        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-            status = conn.execute(
-                select(clients.c.status).where(clients.c.client_id == client_id)
-            ).scalar()
-            if status is None:
-                return None
-            rows = conn.execute(
-                select(client_keys.c.key_version, client_keys.c.public_key_pem).where(
-                    client_keys.c.client_id == client_id, client_keys.c.status == "active"
-                )
-            ).all()
-        return ClientKeys(
-            client_id=client_id,
-            active=status == "active",
-            keys={int(r.key_version): r.public_key_pem for r in rows},
-        )
+        with self._reader() as conn:
+            return self._client_keys(conn, client_id)
 
     def platform_key(self) -> PlatformKey | None:
         """The newest active platform key."""
-        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-            row = conn.execute(
-                select(platform_keys)
-                .where(platform_keys.c.status == "active")
-                .order_by(platform_keys.c.key_version.desc())
-                .limit(1)
-            ).first()
+        with self._reader() as conn:
+            return self._platform_key(conn)
+
+    def _reader(self) -> Connection:
+        conn = self._engine.connect()
+        if conn.dialect.name == "postgresql":
+            # Each read is one statement: no BEGIN/ROLLBACK round trips are needed.
+            return conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn.execution_options(**{READ_ONLY: True})
+
+    @staticmethod
+    def _client_keys(conn: Connection, client_id: str) -> ClientKeys | None:
+        # One statement: the status and the active keys come from the same snapshot.
+        active_keys = and_(
+            client_keys.c.client_id == clients.c.client_id, client_keys.c.status == "active"
+        )
+        rows = conn.execute(
+            select(clients.c.status, client_keys.c.key_version, client_keys.c.public_key_pem)
+            .select_from(clients.outerjoin(client_keys, active_keys))
+            .where(clients.c.client_id == client_id)
+        ).all()
+        if not rows:
+            return None
+        return ClientKeys(
+            client_id=client_id,
+            active=rows[0].status == "active",
+            keys={int(r.key_version): r.public_key_pem for r in rows if r.key_version is not None},
+        )
+
+    @staticmethod
+    def _platform_key(conn: Connection) -> PlatformKey | None:
+        row: Row[Any] | None = conn.execute(
+            select(platform_keys)
+            .where(platform_keys.c.status == "active")
+            .order_by(platform_keys.c.key_version.desc())
+            .limit(1)
+        ).first()
         if row is None:
             return None
         return PlatformKey(

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from asap_sync.domain.model import (
@@ -151,24 +151,36 @@ class SqlSyncRepository:
         return [transaction_from_row(r) for r in rows]
 
     def contracts_of(self, merchant_id: str) -> Sequence[Contract]:
-        rows = self.conn.execute(
-            select(contracts)
-            .where(contracts.c.merchant_id == merchant_id)
-            .order_by(contracts.c.valid_from)
-        ).all()
-        return [self._contract(r) for r in rows]
+        return self._contracts(contracts.c.merchant_id == merchant_id)
 
     def get_contract(self, contract_id: str) -> Contract | None:
-        row = self.conn.execute(
-            select(contracts).where(contracts.c.contract_id == contract_id)
-        ).first()
-        return None if row is None else self._contract(row)
+        found = self._contracts(contracts.c.contract_id == contract_id)
+        return found[0] if found else None
 
-    def _contract(self, row: Row[Any]) -> Contract:
-        rules = self.conn.execute(
-            select(contract_rules).where(contract_rules.c.contract_id == row.contract_id)
-        )
-        return contract_from_rows(row, rules)
+    def _contracts(self, where: ColumnElement[bool]) -> list[Contract]:
+        """Contracts with their rules in one statement (one round trip, not one per contract)."""
+        rows = self.conn.execute(
+            select(
+                contracts,
+                contract_rules.c.goods_code,
+                contract_rules.c.kind,
+                contract_rules.c.value,
+            )
+            .select_from(
+                contracts.outerjoin(
+                    contract_rules, contract_rules.c.contract_id == contracts.c.contract_id
+                )
+            )
+            .where(where)
+            .order_by(contracts.c.valid_from, contracts.c.contract_id)
+        ).all()
+        grouped: dict[str, list[Row[Any]]] = {}
+        for row in rows:
+            grouped.setdefault(row.contract_id, []).append(row)
+        return [
+            contract_from_rows(group[0], [r for r in group if r.goods_code is not None])
+            for group in grouped.values()
+        ]
 
     def active_lines(self, transaction_id: int) -> Sequence[StoredLine]:
         rows = self.conn.execute(
