@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -177,10 +178,15 @@ def show_platform_key(
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     as_json: JsonOption = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the public key PEM to this file.")
+    ] = None,
 ) -> None:
     """Print the platform public key the server signs with, as base64 and PEM."""
     with open_operator(data_dir, database_url) as op:
         key = newest_platform_key(op.sessions)
+    if out is not None:
+        out.write_text(key.public_key_pem)
     if as_json:
         print_json([record(key, public_key_pem=key.public_key_pem)])
     else:
