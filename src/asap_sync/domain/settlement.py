@@ -130,6 +130,8 @@ class StatementLine:
 
 
 LINE_FIELDS = tuple(StatementLine.__dataclass_fields__)
+COMMISSION_INDEX = LINE_FIELDS.index("commission_e4")
+TRANS_DATE_INDEX = LINE_FIELDS.index("trans_date")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -190,11 +192,9 @@ def header_record(statement: Statement) -> dict[str, Any]:
 
 def line_record(line: StatementLine) -> list[Any]:
     """A line as a list of plain values in :data:`LINE_FIELDS` order."""
-    return [_plain(getattr(line, name)) for name in LINE_FIELDS]
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    record = [getattr(line, name) for name in LINE_FIELDS]
+    record[TRANS_DATE_INDEX] = line.trans_date.isoformat()
+    return record
 
 
 def _canonical(value: Any) -> bytes:
@@ -211,9 +211,13 @@ class StatementSeal:
 
     def add(self, line: StatementLine) -> None:
         """Feed the next line (in statement order)."""
-        self._hash.update(_canonical(line_record(line)) + b"\n")
+        self.add_record(line_record(line))
+
+    def add_record(self, record: Sequence[Any]) -> None:
+        """Feed the next line as plain values in :data:`LINE_FIELDS` order (the fast path)."""
+        self._hash.update(_canonical(record) + b"\n")
         self.line_count += 1
-        self.commission_e4 += line.commission_e4
+        self.commission_e4 += record[COMMISSION_INDEX]
 
     def finish(self, statement: Statement) -> str:
         """The hex digest, once every line was added."""

@@ -125,8 +125,8 @@ def _close_merchant(
             return None  # nothing left: the empty statement is rolled back
         repo.copy_lines(statement_id)
         seal = StatementSeal()
-        for line in repo.stream_lines(statement_id):
-            seal.add(line)
+        for record in repo.stream_line_records(statement_id):
+            seal.add_record(record)
         unsealed = Statement(
             statement_id=statement_id,
             period=period,

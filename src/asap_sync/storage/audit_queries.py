@@ -112,9 +112,12 @@ class SqlAuditQueries:
         return self._stream(query)
 
     def diverging_statement_lines(self) -> Iterator[Row[Any]]:
-        """Statement lines that no longer match the line, or the transaction, they settle."""
-        sl, c, t = statement_lines, commission_lines, transactions
+        """Statement lines that no longer match (or lost) the line, transaction or statement."""
+        sl, c, t, s = statement_lines, commission_lines, transactions, statements
         differs = or_(
+            c.c.line_id.is_(None),
+            t.c.transaction_id.is_(None),
+            s.c.statement_id.is_(None),
             c.c.superseded_at.is_not(None),
             *(
                 c.c[name] != sl.c[name]
@@ -138,9 +141,9 @@ class SqlAuditQueries:
                 t.c.amount_minor,
             )
             .select_from(
-                sl.join(c, c.c.line_id == sl.c.line_id).join(
-                    t, t.c.transaction_id == sl.c.transaction_id
-                )
+                sl.outerjoin(c, c.c.line_id == sl.c.line_id)
+                .outerjoin(t, t.c.transaction_id == sl.c.transaction_id)
+                .outerjoin(s, s.c.statement_id == sl.c.statement_id)
             )
             .where(differs)
             .order_by(sl.c.line_id)

@@ -80,6 +80,7 @@ def _create_statements() -> None:
 
 
 def _create_statement_lines() -> None:
+    # No foreign keys: a million-line close would pay a lookup per row; the audit checks them.
     op.create_table(
         "statement_lines",
         sa.Column("line_id", ID, autoincrement=False, nullable=False),
@@ -101,21 +102,6 @@ def _create_statement_lines() -> None:
         sa.Column("goods_code", sa.String(length=32), nullable=True),
         sa.Column("reverses_line_id", ID, nullable=True),
         sa.Column("reverses_statement_id", ID, nullable=True),
-        sa.ForeignKeyConstraint(
-            ["line_id"],
-            ["commission_lines.line_id"],
-            name="fk_statement_lines_line_id_commission_lines",
-        ),
-        sa.ForeignKeyConstraint(
-            ["statement_id"],
-            ["statements.statement_id"],
-            name="fk_statement_lines_statement_id_statements",
-        ),
-        sa.ForeignKeyConstraint(
-            ["transaction_id"],
-            ["transactions.transaction_id"],
-            name="fk_statement_lines_transaction_id_transactions",
-        ),
         sa.PrimaryKeyConstraint("line_id", name="pk_statement_lines"),
         sa.UniqueConstraint(
             "statement_id",
@@ -124,11 +110,9 @@ def _create_statement_lines() -> None:
             name="uq_statement_lines_statement_id_transaction_id_line_no",
         ),
     )
-    op.create_index("ix_statement_lines_transaction_id", "statement_lines", ["transaction_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_statement_lines_transaction_id", table_name="statement_lines")
     op.drop_table("statement_lines")
     op.drop_index("ix_statements_merchant_id_period", table_name="statements")
     op.drop_table("statements")
