@@ -28,7 +28,8 @@ def system_clock() -> datetime:
 def engine_for(settings: Settings) -> Engine:
     """The database engine the settings name."""
     if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Owner-only: the database holds the platform's private signing key.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return make_engine(settings.effective_database_url, pool_size=settings.threads)
 
 

@@ -68,7 +68,7 @@ def print_platform_key(key: PlatformKeyRecord) -> None:
 def _initialise(settings: Settings) -> None:
     path = embedded_database(settings)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = engine_for(settings)
     try:
         done = initialise(
@@ -99,7 +99,7 @@ def migrate(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = No
     with operator_errors():
         path = embedded_database(settings)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         engine = engine_for(settings)
         try:
             before = current_revision(engine)
