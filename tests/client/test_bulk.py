@@ -17,12 +17,14 @@ from asap_sync.client import (
     Client,
     Outcome,
     ResultsFile,
+    Row,
     bulk_send,
     count_rows,
     read_rows,
+    row_from_mapping,
 )
 
-from .fakes import FakePlatform
+from .fakes import FakeClock, FakePlatform
 
 runner = CliRunner()
 
@@ -197,3 +199,55 @@ def test_transport_failures_are_recorded_and_resent_on_the_next_run(
     assert first.exit_code == 3
     assert runner.invoke(app, args).exit_code == 0
     assert set(routed.accepted.values()) == {1} and len(routed.accepted) == 2
+
+
+def test_a_file_of_several_chunks_is_signed_by_worker_processes_with_the_same_outcomes(
+    tmp_path: Path, client: Client, platform: FakePlatform
+) -> None:
+    rows: list[dict[str, object] | str] = [row(n) for n in range(1, 701)]
+    rows[99] = "not json"
+    rows[399] = row(400, entityType="fax")
+    platform.decide = lambda r: (
+        wire.ResultCode.INVALID_CONTRACT if r.out_trans_id == "T-0600" else None
+    )
+    source = write_jsonl(tmp_path / "big.jsonl", rows)
+    results = ResultsFile(tmp_path / "out.jsonl")
+    report = bulk_send(client, read_rows(source), results=results, concurrency=4)
+    assert report.counts == {"SUCCESS": 697, INVALID_ROW: 2, "INVALID_CONTRACT": 1}
+    assert len(platform.accepted) == 697 and set(platform.accepted.values()) == {1}
+    lines = results_of(tmp_path / "out.jsonl")
+    assert sorted(int(str(r["line"])) for r in lines) == list(range(1, 701))
+    assert {r["code"] for r in lines if r["line"] in (100, 400)} == {INVALID_ROW}
+
+    sent = len(platform.received)
+    again = bulk_send(client, read_rows(source), results=results, concurrency=4)
+    assert again.counts == {ALREADY_SUCCEEDED: 697, INVALID_ROW: 2, "INVALID_CONTRACT": 1}
+    assert len(platform.received) == sent + 1  # only the rejected row is sent again
+
+
+def test_a_request_signed_ahead_is_re_signed_when_it_waited_too_long(
+    client: Client, platform: FakePlatform, clock: FakeClock
+) -> None:
+    from datetime import timedelta
+
+    from asap_sync.client._protocol import Outbound
+
+    request = read_rows_of([row(1)])[0]
+    assert request.request is not None
+    body = wire.dump_sync_body(request.request)
+    stale = clock() - timedelta(minutes=10)
+    headers = client.credentials.signed_headers(body, wire.format_response_time(stale))
+    outbound = Outbound(
+        request_id="T-0001", out_trans_id="T-0001", body=body, headers=headers, signed_at=stale
+    )
+    client._deliver(outbound)
+    assert platform.received[-1].request_time == wire.format_response_time(clock())
+    fresh = Outbound(
+        request_id="T-0001", out_trans_id="T-0001", body=body, headers=headers, signed_at=clock()
+    )
+    client._deliver(fresh)
+    assert platform.received[-1].request_time == headers["Request-Time"]
+
+
+def read_rows_of(records: list[dict[str, object]]) -> list[Row]:
+    return [row_from_mapping(n, r) for n, r in enumerate(records, start=1)]

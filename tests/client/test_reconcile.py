@@ -79,18 +79,48 @@ def test_a_json_export_and_a_matching_file_reconcile_cleanly(tmp_path: Path) -> 
     assert report.clean and report.matched == 1
 
 
-def test_statement_lines_of_one_transaction_are_summed_by_the_statement_mapping(
+def test_statement_lines_of_one_transaction_count_once_with_its_transaction_amount(
     tmp_path: Path,
 ) -> None:
-    mine = write(tmp_path / "mine.csv", "outTransId,tradeAmt\nT1,300\n")
+    mine = write(tmp_path / "mine.csv", "outTransId,tradeAmt\nT1,300\nT2,50\n")
+    columns = "period,statement_id,merchant_id,out_trans_id,direction,transaction_amount_minor"
     statement = write(
         tmp_path / "statement.csv",
-        "statement_id,merchant_id,period,out_trans_id,direction,base_amount_minor,commission_e4\n"
-        "S1,M1,2025-04,T1,pay,100,50000\n"
-        "S1,M1,2025-04,T1,pay,200,10000\n",
+        f"{columns},line_no,base_minor,commission_e4\n"
+        "2025-04,7,M1,T1,pay,300,1,100,50000\n"
+        "2025-04,7,M1,T1,pay,300,2,200,10000\n"
+        "2025-04,7,M1,T2,pay,50,1,50,500\n"
+        "2025-04,7,M1,T2,pay,60,2,50,500\n",
     )
     report = reconcile(mine, statement, platform_mapping=STATEMENT)
-    assert report.clean, report.to_dict()
+    assert report.matched == 2
+    assert report.duplicates == ["platform:5: T2 pay"]  # lines of one transaction disagree
+
+
+def test_a_json_period_export_is_read_statement_by_statement_with_their_merchant(
+    tmp_path: Path,
+) -> None:
+    mine = write(tmp_path / "mine.csv", "outTransId,tradeAmt,merchantId\nT1,300,M1\nT2,50,M2\n")
+    line = {"direction": "pay", "lineNo": 1, "baseMinor": 1}
+    export = {
+        "period": "2025-04",
+        "statements": [
+            {
+                "merchantId": "M1",
+                "lines": [{**line, "outTransId": "T1", "transactionAmountMinor": 300}],
+            },
+            {
+                "merchantId": "M9",
+                "lines": [{**line, "outTransId": "T2", "transactionAmountMinor": 50}],
+            },
+        ],
+    }
+    statement = write(tmp_path / "period.json", json.dumps(export))
+    report = reconcile(mine, statement, platform_mapping=STATEMENT)
+    assert report.matched == 1
+    assert [(d.out_trans_id, d.field, d.platform) for d in report.differences] == [
+        ("T2", "merchant_id", "M9")
+    ]
 
 
 def test_unreadable_lines_and_duplicates_are_reported_not_fatal(tmp_path: Path) -> None:

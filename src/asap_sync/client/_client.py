@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random as _random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from types import TracebackType
 
@@ -19,6 +19,7 @@ from asap_sync.client._protocol import (
     AnswerCheck,
     Clock,
     Credentials,
+    Outbound,
     Random,
     RetryPolicy,
     SyncResponse,
@@ -28,6 +29,8 @@ from asap_sync.client._protocol import (
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RESPONSE_WINDOW = timedelta(minutes=15)
+# A request signed ahead of time is sent as is while this fresh (the platform allows ±15 min).
+PRESIGNED_MAX_AGE = timedelta(minutes=2)
 
 
 class _BaseClient:
@@ -51,6 +54,7 @@ class _BaseClient:
             key_version=key_version,
         )
         self.url = base_url.rstrip("/") + wire.ENDPOINT_PATH
+        self._url = httpx.URL(self.url)  # parsed once, not per request
         self.retry = retry or RetryPolicy()
         self._clock = clock
         self._random = random
@@ -60,32 +64,39 @@ class _BaseClient:
             response_time_window=response_time_window,
         )
 
-    def _prepare(
-        self, transaction: Transaction | wire.SyncRequest
-    ) -> tuple[wire.SyncRequest, bytes]:
+    def _prepare(self, transaction: Transaction | wire.SyncRequest) -> Outbound:
         request = (
             transaction if isinstance(transaction, wire.SyncRequest) else transaction.to_request()
         )
-        return request, wire.dump_sync_body(request)
+        return Outbound(
+            request_id=request.request_id,
+            out_trans_id=request.out_trans_id,
+            body=wire.dump_sync_body(request),
+        )
 
-    def _headers(self, body: bytes) -> dict[str, str]:
-        return self.credentials.signed_headers(body, wire.format_response_time(self._clock()))
+    def _headers(self, outbound: Outbound, attempt: int) -> Mapping[str, str]:
+        # Headers signed ahead serve the first attempt while fresh; a retry is always re-signed.
+        signed_at = outbound.signed_at
+        fresh = signed_at is not None and abs(self._clock() - signed_at) <= PRESIGNED_MAX_AGE
+        if attempt == 1 and outbound.headers is not None and fresh:
+            return outbound.headers
+        now = wire.format_response_time(self._clock())
+        return self.credentials.signed_headers(outbound.body, now)
 
-    def _judge(
-        self, request: wire.SyncRequest, response: httpx.Response, attempt: int
-    ) -> SyncResponse:
+    def _judge(self, outbound: Outbound, response: httpx.Response, attempt: int) -> SyncResponse:
         body = response.content
         result = self._check.result(response.status_code, response.headers, body)
         return outcome(
             result,
-            request,
+            request_id=outbound.request_id,
+            out_trans_id=outbound.out_trans_id,
             attempts=attempt,
             response_time=response.headers.get("response-time", ""),
             body=body,
         )
 
-    def _give_up(self, exc: SyncError, request: wire.SyncRequest, attempt: int) -> bool:
-        exc.request_id = request.request_id
+    def _give_up(self, exc: SyncError, outbound: Outbound, attempt: int) -> bool:
+        exc.request_id = outbound.request_id
         exc.attempts = attempt
         return not exc.retryable or attempt >= self.retry.max_attempts
 
@@ -132,23 +143,26 @@ class Client(_BaseClient):
 
     def sync(self, transaction: Transaction | wire.SyncRequest) -> SyncResponse:
         """Sign, send and verify one sync; returns the success or raises a :class:`SyncError`."""
-        request, body = self._prepare(transaction)
+        return self._deliver(self._prepare(transaction))
+
+    def _deliver(self, outbound: Outbound) -> SyncResponse:
         attempt = 1
         while True:
             try:
-                return self._attempt(request, body, attempt)
+                return self._attempt(outbound, attempt)
             except SyncError as exc:
-                if self._give_up(exc, request, attempt):
+                if self._give_up(exc, outbound, attempt):
                     raise
             self._sleep(self.retry.delay(attempt, self._random))
             attempt += 1
 
-    def _attempt(self, request: wire.SyncRequest, body: bytes, attempt: int) -> SyncResponse:
+    def _attempt(self, outbound: Outbound, attempt: int) -> SyncResponse:
+        headers = self._headers(outbound, attempt)
         try:
-            response = self._http.post(self.url, content=body, headers=self._headers(body))
+            response = self._http.post(self._url, content=outbound.body, headers=headers)
         except httpx.TransportError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return self._judge(request, response, attempt)
+        return self._judge(outbound, response, attempt)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -201,23 +215,24 @@ class AsyncClient(_BaseClient):
 
     async def sync(self, transaction: Transaction | wire.SyncRequest) -> SyncResponse:
         """Sign, send and verify one sync; returns the success or raises a :class:`SyncError`."""
-        request, body = self._prepare(transaction)
+        outbound = self._prepare(transaction)
         attempt = 1
         while True:
             try:
-                return await self._attempt(request, body, attempt)
+                return await self._attempt(outbound, attempt)
             except SyncError as exc:
-                if self._give_up(exc, request, attempt):
+                if self._give_up(exc, outbound, attempt):
                     raise
             await self._sleep(self.retry.delay(attempt, self._random))
             attempt += 1
 
-    async def _attempt(self, request: wire.SyncRequest, body: bytes, attempt: int) -> SyncResponse:
+    async def _attempt(self, outbound: Outbound, attempt: int) -> SyncResponse:
+        headers = self._headers(outbound, attempt)
         try:
-            response = await self._http.post(self.url, content=body, headers=self._headers(body))
+            response = await self._http.post(self._url, content=outbound.body, headers=headers)
         except httpx.TransportError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return self._judge(request, response, attempt)
+        return self._judge(outbound, response, attempt)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -22,12 +22,17 @@ from asap_sync.client._money import (
     to_minor_units,
 )
 
-Duplicates = Literal["report", "sum"]
+Duplicates = Literal["report", "sum", "same"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ColumnMapping:
-    """Which columns hold each field; ``duplicates="sum"`` adds up several lines per key."""
+    """Which columns hold each field, and what several records of one key mean.
+
+    ``duplicates``: ``"report"`` lists them as duplicates; ``"sum"`` adds up their amounts;
+    ``"same"`` takes them for lines repeating their transaction's fields (a duplicate only if
+    the amounts disagree).
+    """
 
     name: str
     out_trans_id: tuple[str, ...]
@@ -53,18 +58,16 @@ TRANSACTIONS = ColumnMapping(
 
 STATEMENT = ColumnMapping(
     name="statement",
-    out_trans_id=("out_trans_id",),
+    out_trans_id=("out_trans_id", "outTransId"),
     direction=("direction",),
-    amount_minor=("base_amount_minor",),
-    status=("status",),
-    merchant_id=("merchant_id",),
-    duplicates="sum",
+    amount_minor=("transaction_amount_minor", "transactionAmountMinor"),
+    merchant_id=("merchant_id", "merchantId"),
+    duplicates="same",
 )
-"""A settlement statement export: one line per commission line, base amounts summed per key.
-
-Provisional until the settlement export format is final (statement_id, merchant_id, period,
-out_trans_id, direction, base_amount_minor, commission_e4, ...).
-"""
+"""A settlement statement export (``asap-sync statements export``, CSV or JSON, one statement
+or a whole period; columns in docs/statements.md): one record per commission line, each
+repeating its transaction's ``out_trans_id``, ``direction`` and ``transaction_amount_minor``
+(a refund's refunded amount), so the lines of one transaction count once."""
 
 MAPPINGS = {m.name: m for m in (TRANSACTIONS, STATEMENT)}
 
@@ -184,12 +187,31 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
 def _json_array_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     if isinstance(data, dict):
-        data = data.get("transactions", data.get("items", data.get("lines")))
+        data = _json_items(data)
     if not isinstance(data, list):
         yield 0, "a JSON export must be a list of objects (or hold one under 'transactions')"
         return
     for number, item in enumerate(data, start=1):
         yield number, item if isinstance(item, dict) else "not a JSON object"
+
+
+def _json_items(data: dict[str, Any]) -> Any:
+    """The records of an object: a statement's ``lines`` (a period's ``statements`` too),
+    each given its statement's ``merchantId``, or a list under ``transactions``/``items``."""
+    statements = data.get("statements")
+    if isinstance(statements, list):
+        return [line for s in statements if isinstance(s, dict) for line in _lines_of(s)]
+    if isinstance(data.get("lines"), list):
+        return _lines_of(data)
+    return data.get("transactions", data.get("items"))
+
+
+def _lines_of(statement: dict[str, Any]) -> list[Any]:
+    merchant = statement.get("merchantId")
+    lines = statement.get("lines")
+    if not isinstance(lines, list):
+        return []
+    return [{"merchantId": merchant, **line} if isinstance(line, dict) else line for line in lines]
 
 
 def _object(text: str) -> dict[str, Any] | str:

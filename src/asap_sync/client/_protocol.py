@@ -88,6 +88,21 @@ class SyncResponse:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Outbound:
+    """A serialised request ready to go: its ids, its body and, once signed, its headers.
+
+    ``signed_at`` is the clock reading behind the headers' Request-Time, so a request signed
+    ahead of time (by the bulk sender's workers) is re-signed if it waited too long.
+    """
+
+    request_id: str
+    out_trans_id: str
+    body: bytes
+    headers: Mapping[str, str] | None = None
+    signed_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Credentials:
     """Who we are and whom we trust: the loaded keys behind a client."""
 
@@ -192,8 +207,9 @@ class AnswerCheck:
 
 def outcome(
     result: wire.SyncResult,
-    request: wire.SyncRequest,
     *,
+    request_id: str,
+    out_trans_id: str,
     attempts: int,
     response_time: str,
     body: bytes,
@@ -201,8 +217,8 @@ def outcome(
     """The success, or raise the rejection named by ``errorCode``."""
     if result.success:
         return SyncResponse(
-            request_id=request.request_id,
-            out_trans_id=request.out_trans_id,
+            request_id=request_id,
+            out_trans_id=out_trans_id,
             attempts=attempts,
             response_time=response_time,
             body=body,
@@ -210,6 +226,6 @@ def outcome(
     raise rejection_for(
         result.error_code,
         result.error_context,
-        request_id=request.request_id,
+        request_id=request_id,
         attempts=attempts,
     )

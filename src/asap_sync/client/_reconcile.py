@@ -108,6 +108,8 @@ def _load(
             entries[item.key] = item
         elif mapping.duplicates == "sum":
             entries[item.key] = _combined(earlier, item)
+        elif mapping.duplicates == "same" and earlier.amount_minor == item.amount_minor:
+            continue
         else:
             report.duplicates.append(f"{side}:{item.line}: {item.out_trans_id} {item.direction}")
     return entries

@@ -12,6 +12,7 @@ import json
 import os
 import zlib
 from array import array
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -56,6 +57,16 @@ class SuccessIndex:
         if request_id is None or line >= len(self._marks):
             return False
         return self._marks[line] == self._mark(request_id)
+
+    def marks(self, lines: Iterable[int]) -> dict[int, int]:
+        """The marks of those of ``lines`` that succeeded: a small picklable excerpt."""
+        size = len(self._marks)
+        return {line: self._marks[line] for line in lines if line < size and self._marks[line]}
+
+    @classmethod
+    def succeeded_in(cls, marks: dict[int, int], line: int, request_id: str | None) -> bool:
+        """:meth:`succeeded` over an excerpt made by :meth:`marks`."""
+        return request_id is not None and marks.get(line) == cls._mark(request_id)
 
     def __len__(self) -> int:
         return sum(1 for mark in self._marks if mark)

@@ -47,12 +47,38 @@ def detect_format(path: Path) -> FileFormat:
     return "csv" if path.suffix.lower() == ".csv" else "jsonl"
 
 
-def read_rows(path: Path, file_format: FileFormat | None = None) -> Iterator[Row]:
+class RowFile(Iterator[Row]):
+    """The rows of one file, read lazily; also tells the bulk sender where they come from.
+
+    Iterating checks each row in the calling process. :func:`bulk_send` instead hands the raw
+    records (:meth:`records`) to worker processes, which check and sign them in parallel.
+    """
+
+    def __init__(self, path: Path, file_format: FileFormat | None = None) -> None:
+        self.path = path
+        self.file_format: FileFormat = file_format or detect_format(path)
+        self._rows: Iterator[Row] | None = None
+
+    def records(self) -> Iterator[RawRecord]:
+        """(line, raw record) pairs, unchecked: a JSONL text line or a CSV record."""
+        if self.file_format == "csv":
+            return _csv_records(self.path)
+        return _jsonl_records(self.path)
+
+    def __next__(self) -> Row:
+        if self._rows is None:
+            self._rows = (row_from_record(line, raw) for line, raw in self.records())
+        return next(self._rows)
+
+
+RawRecord = tuple[int, str | dict[str, Any] | None]
+"""A line number and a JSONL line (``str``), a CSV record (``dict``) or ``None`` for a CSV
+record with more cells than the header has columns."""
+
+
+def read_rows(path: Path, file_format: FileFormat | None = None) -> RowFile:
     """Stream the rows of a file; bad rows are yielded with their error, never raised."""
-    if (file_format or detect_format(path)) == "csv":
-        yield from _csv_rows(path)
-    else:
-        yield from _jsonl_rows(path)
+    return RowFile(path, file_format)
 
 
 def count_rows(path: Path, file_format: FileFormat | None = None) -> int:
@@ -63,30 +89,33 @@ def count_rows(path: Path, file_format: FileFormat | None = None) -> int:
         return sum(1 for text in handle if text.strip())
 
 
-def _jsonl_rows(path: Path) -> Iterator[Row]:
+def _jsonl_records(path: Path) -> Iterator[RawRecord]:
     with path.open(encoding="utf-8") as handle:
         for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text, parse_float=Decimal)
-            except ValueError as exc:
-                yield Row(line=line, error=f"not valid JSON: {exc}")
-                continue
-            if not isinstance(data, dict):
-                yield Row(line=line, error="a line must hold a JSON object")
-                continue
-            yield row_from_mapping(line, data)
+            if text.strip():
+                yield line, text
 
 
-def _csv_rows(path: Path) -> Iterator[Row]:
+def _csv_records(path: Path) -> Iterator[RawRecord]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         for record in reader:
-            if None in record:
-                yield Row(line=reader.line_num, error="more cells than header columns")
-                continue
-            yield row_from_mapping(reader.line_num, dict(record))
+            yield reader.line_num, None if None in record else dict(record)
+
+
+def row_from_record(line: int, raw: str | dict[str, Any] | None) -> Row:
+    """The row of one raw record of :meth:`RowFile.records`."""
+    if raw is None:
+        return Row(line=line, error="more cells than header columns")
+    if isinstance(raw, dict):
+        return row_from_mapping(line, raw)
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except ValueError as exc:
+        return Row(line=line, error=f"not valid JSON: {exc}")
+    if not isinstance(data, dict):
+        return Row(line=line, error="a line must hold a JSON object")
+    return row_from_mapping(line, data)
 
 
 def row_from_mapping(line: int, data: dict[str, Any]) -> Row:
