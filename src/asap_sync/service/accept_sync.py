@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -120,23 +120,25 @@ def _decide(
             raise ConcurrentWrite
         check_replay(bound.content, command.content)
         return Outcome.REPLAYED
-    if not repo.is_linked(command.client_id, command.merchant_id):
+    contracts = repo.merchant_contracts(command.client_id, command.merchant_id)
+    if contracts is None:
         raise MerchantNotLinked(
             f"client {command.client_id} is not linked to merchantId {command.merchant_id}"
         )
     existing = repo.get_transaction(command.merchant_id, command.out_trans_id)
     if existing is None:
         check_not_late(command.trans_date, now, policy.late_limit_months)
-        _create(repo, command, raw_id, now, policy)
+        _create(repo, contracts, command, raw_id, now, policy)
         return Outcome.CREATED
     if classify_resend(existing, command) is Resend.IDENTICAL:
         return Outcome.UNCHANGED
-    _update(repo, existing, command, raw_id, now)
+    _update(repo, _contract_of(contracts, existing), existing, command, raw_id, now)
     return Outcome.UPDATED
 
 
 def _create(
     repo: SyncRepository,
+    contracts: Sequence[Contract],
     command: SyncCommand,
     raw_id: int,
     now: datetime,
@@ -153,15 +155,13 @@ def _create(
             origin_lines=repo.active_lines(origin.transaction_id),
             reversed_before_e4=repo.reversed_by_line(origin.transaction_id),
         )
-        contract = _contract_of(repo, origin)
+        contract = _contract_of(contracts, origin)
         check_goods_within_threshold(
             command.trade_amount_minor, command.goods, contract.effective_threshold_minor
         )
         amount, lines, origin_id = plan.amount_minor, plan.lines, origin.transaction_id
     else:
-        contract = pick_contract(
-            repo.contracts_of(command.merchant_id), command.merchant_id, command.trans_date
-        )
+        contract = pick_contract(contracts, command.merchant_id, command.trans_date)
         check_goods_within_threshold(
             command.trade_amount_minor, command.goods, contract.effective_threshold_minor
         )
@@ -217,22 +217,23 @@ def _origin_of(repo: SyncRepository, command: SyncCommand) -> Transaction:
     return origin
 
 
-def _contract_of(repo: SyncRepository, transaction: Transaction) -> Contract:
-    contract = repo.get_contract(transaction.contract_id or "")
-    if contract is None:
-        raise NoValidContract(f"the contract of {transaction.out_trans_id} no longer exists")
-    return contract
+def _contract_of(contracts: Sequence[Contract], transaction: Transaction) -> Contract:
+    """The contract a stored transaction was accepted under (it belongs to its merchant)."""
+    for contract in contracts:
+        if contract.contract_id == transaction.contract_id:
+            return contract
+    raise NoValidContract(f"the contract of {transaction.out_trans_id} no longer exists")
 
 
 def _update(
     repo: SyncRepository,
+    contract: Contract,
     existing: Transaction,
     command: SyncCommand,
     raw_id: int,
     now: datetime,
 ) -> None:
     """Goods and descriptive fields change; a pay's lines and its refunds' reversals follow."""
-    contract = _contract_of(repo, existing)
     check_update_allowed(existing, now, contract.effective_goods_window)
     check_goods_within_threshold(
         command.trade_amount_minor, command.goods, contract.effective_threshold_minor

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, insert, select
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, insert, select
 
-from asap_sync.storage.engine import READ_ONLY
-from asap_sync.storage.tables import client_keys, clients, platform_keys, rejections
+from asap_sync.storage.engine import READ_ONLY, write_lock
+from asap_sync.storage.tables import (
+    client_keys,
+    clients,
+    directory_version,
+    platform_keys,
+    rejections,
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -53,17 +60,78 @@ class Rejection:
     out_trans_id: str | None = None
 
 
+MAX_CACHED_CLIENTS = 10_000
+_UNCACHED = object()
+
+
+_DIRECTORY_VERSION = select(directory_version.c.version).where(directory_version.c.id == 1)
+# One statement: the status and the active keys come from the same snapshot.
+_CLIENT_KEYS = (
+    select(clients.c.status, client_keys.c.key_version, client_keys.c.public_key_pem)
+    .select_from(
+        clients.outerjoin(
+            client_keys,
+            and_(client_keys.c.client_id == clients.c.client_id, client_keys.c.status == "active"),
+        )
+    )
+    .where(clients.c.client_id == bindparam("client_id"))
+)
+_PLATFORM_KEY = (
+    select(platform_keys)
+    .where(platform_keys.c.status == "active")
+    .order_by(platform_keys.c.key_version.desc())
+    .limit(1)
+)
+
+
 class GatewayStore:
-    """Reads on a read-only connection; writes of rejections in their own transaction."""
+    """Reads on a read-only connection; writes of rejections in their own transaction.
+
+    What the gateway reads is cached per process and trusted only while the database's
+    directory version (bumped by triggers on every change to clients, client keys and
+    platform keys) stands still: one tiny read per request, and a key retired by any means
+    stops verifying on the very next request.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._clients: dict[str, ClientKeys | None] = {}
+        self._platform: PlatformKey | None = None
 
     def lookup(self, client_id: str) -> tuple[ClientKeys | None, PlatformKey | None]:
-        """What the gateway reads per request, on one connection: the client with its active
-        keys (None for an unknown client) and the newest active platform key."""
+        """What the gateway needs per request: the client with its active keys (None for an
+        unknown client) and the newest active platform key."""
         with self._reader() as conn:
-            return self._client_keys(conn, client_id), self._platform_key(conn)
+            version = conn.execute(_DIRECTORY_VERSION).scalar()
+            with self._lock:
+                if version is None or version != self._version:
+                    self._version, self._platform = version, None
+                    self._clients.clear()
+                client: Any = self._clients.get(client_id, _UNCACHED)
+                platform = self._platform
+            if client is _UNCACHED:
+                client = self._client_keys(conn, client_id)
+            if platform is None:
+                platform = self._platform_key(conn)
+        self._remember(version, client_id, client, platform)
+        return client, platform
+
+    def _remember(
+        self,
+        version: int | None,
+        client_id: str,
+        client: ClientKeys | None,
+        platform: PlatformKey | None,
+    ) -> None:
+        with self._lock:
+            if version is None or version != self._version:
+                return
+            if len(self._clients) >= MAX_CACHED_CLIENTS:
+                self._clients.clear()
+            self._clients[client_id] = client
+            self._platform = platform
 
     def client_keys(self, client_id: str) -> ClientKeys | None:
         """The client and its active keys, or None for an unknown client."""
@@ -84,15 +152,7 @@ class GatewayStore:
 
     @staticmethod
     def _client_keys(conn: Connection, client_id: str) -> ClientKeys | None:
-        # One statement: the status and the active keys come from the same snapshot.
-        active_keys = and_(
-            client_keys.c.client_id == clients.c.client_id, client_keys.c.status == "active"
-        )
-        rows = conn.execute(
-            select(clients.c.status, client_keys.c.key_version, client_keys.c.public_key_pem)
-            .select_from(clients.outerjoin(client_keys, active_keys))
-            .where(clients.c.client_id == client_id)
-        ).all()
+        rows = conn.execute(_CLIENT_KEYS, {"client_id": client_id}).all()
         if not rows:
             return None
         return ClientKeys(
@@ -103,12 +163,7 @@ class GatewayStore:
 
     @staticmethod
     def _platform_key(conn: Connection) -> PlatformKey | None:
-        row: Row[Any] | None = conn.execute(
-            select(platform_keys)
-            .where(platform_keys.c.status == "active")
-            .order_by(platform_keys.c.key_version.desc())
-            .limit(1)
-        ).first()
+        row: Row[Any] | None = conn.execute(_PLATFORM_KEY).first()
         if row is None:
             return None
         return PlatformKey(
@@ -119,7 +174,7 @@ class GatewayStore:
 
     def record_rejection(self, rejection: Rejection) -> None:
         """Keep a rejection for the operator, outside the transaction ledger."""
-        with self._engine.begin() as conn:
+        with write_lock(self._engine), self._engine.begin() as conn:
             conn.execute(
                 insert(rejections),
                 {

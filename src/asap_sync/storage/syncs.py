@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from asap_sync.domain.model import (
@@ -37,10 +37,84 @@ def dump_content(content: Mapping[str, Any]) -> str:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
 
 
-def _insert_ignoring_conflicts(conn: Connection, table: Any) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING``: waits for an in-flight twin, then yields to it."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+def _on_conflict_do_nothing(table: Any, returning: Any) -> dict[str, Any]:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING``, per dialect: it waits for an in-flight
+    twin (same unique key, uncommitted) and then yields to it."""
+    return {
+        name: dialect.insert(table).on_conflict_do_nothing().returning(returning)
+        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    }
+
+
+# The hot path's statements are built once: building Core constructs costs more per call than
+# executing their cached compiled form.
+_ADD_RAW = insert(raw_requests).returning(raw_requests.c.raw_request_id)
+_BIND = _on_conflict_do_nothing(request_bindings, request_bindings.c.request_id)
+_GET_BINDING = select(request_bindings).where(
+    request_bindings.c.client_id == bindparam("client_id"),
+    request_bindings.c.request_id == bindparam("request_id"),
+)
+# Linked or not, and the merchant's contracts with their rules, in one round trip.
+_MERCHANT_CONTRACTS = (
+    select(
+        client_merchants.c.merchant_id.label("linked"),
+        contracts,
+        contract_rules.c.goods_code,
+        contract_rules.c.kind,
+        contract_rules.c.value,
+    )
+    .select_from(
+        client_merchants.outerjoin(
+            contracts, contracts.c.merchant_id == client_merchants.c.merchant_id
+        ).outerjoin(contract_rules, contract_rules.c.contract_id == contracts.c.contract_id)
+    )
+    .where(
+        client_merchants.c.client_id == bindparam("client_id"),
+        client_merchants.c.merchant_id == bindparam("merchant_id"),
+    )
+    .order_by(contracts.c.valid_from, contracts.c.contract_id)
+)
+_LINKED_MERCHANT_HAS = (
+    select(transactions.c.transaction_id)
+    .join(
+        client_merchants,
+        and_(
+            client_merchants.c.merchant_id == transactions.c.merchant_id,
+            client_merchants.c.client_id == bindparam("client_id"),
+        ),
+    )
+    .where(
+        transactions.c.out_trans_id == bindparam("out_trans_id"),
+        transactions.c.merchant_id != bindparam("but_not"),
+        transactions.c.direction == "pay",
+    )
+    .limit(1)
+)
+# FOR UPDATE (PostgreSQL) serialises refunds of one origin and updates of one transaction;
+# SQLite writers already hold the database's write lock.
+_GET_TRANSACTION = (
+    select(transactions)
+    .where(
+        transactions.c.merchant_id == bindparam("merchant_id"),
+        transactions.c.out_trans_id == bindparam("out_trans_id"),
+    )
+    .with_for_update()
+)
+_REFUNDS_OF = (
+    select(transactions)
+    .where(transactions.c.origin_id == bindparam("origin_id"))
+    .order_by(transactions.c.transaction_id)
+)
+_ACTIVE_LINES = (
+    select(commission_lines)
+    .where(
+        commission_lines.c.transaction_id == bindparam("transaction_id"),
+        commission_lines.c.superseded_at.is_(None),
+    )
+    .order_by(commission_lines.c.line_no)
+)
+_INSERT_TRANSACTION = _on_conflict_do_nothing(transactions, transactions.c.transaction_id)
+_ADD_LINES = insert(commission_lines)
 
 
 class SqlSyncRepository:
@@ -48,10 +122,11 @@ class SqlSyncRepository:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._dialect = conn.dialect.name
 
     def add_raw_request(self, request: SignedRequest) -> int:
         result = self.conn.execute(
-            insert(raw_requests).returning(raw_requests.c.raw_request_id),
+            _ADD_RAW,
             {
                 "client_id": request.client_id,
                 "key_version": request.key_version,
@@ -67,11 +142,8 @@ class SqlSyncRepository:
         return int(result.scalar_one())
 
     def bind(self, binding: Binding, raw_request_id: int, now: datetime) -> bool:
-        stmt = _insert_ignoring_conflicts(self.conn, request_bindings).returning(
-            request_bindings.c.request_id
-        )
         row = self.conn.execute(
-            stmt,
+            _BIND[self._dialect],
             {
                 "client_id": binding.client_id,
                 "request_id": binding.request_id,
@@ -86,10 +158,7 @@ class SqlSyncRepository:
 
     def get_binding(self, client_id: str, request_id: str) -> Binding | None:
         row = self.conn.execute(
-            select(request_bindings).where(
-                request_bindings.c.client_id == client_id,
-                request_bindings.c.request_id == request_id,
-            )
+            _GET_BINDING, {"client_id": client_id, "request_id": request_id}
         ).first()
         if row is None:
             return None
@@ -101,96 +170,40 @@ class SqlSyncRepository:
             content=json.loads(row.content),
         )
 
-    def is_linked(self, client_id: str, merchant_id: str) -> bool:
-        row = self.conn.execute(
-            select(client_merchants.c.merchant_id).where(
-                client_merchants.c.client_id == client_id,
-                client_merchants.c.merchant_id == merchant_id,
-            )
-        ).first()
-        return row is not None
-
-    def linked_merchant_has(self, client_id: str, out_trans_id: str, but_not: str) -> bool:
-        row = self.conn.execute(
-            select(transactions.c.transaction_id)
-            .join(
-                client_merchants,
-                and_(
-                    client_merchants.c.merchant_id == transactions.c.merchant_id,
-                    client_merchants.c.client_id == client_id,
-                ),
-            )
-            .where(
-                transactions.c.out_trans_id == out_trans_id,
-                transactions.c.merchant_id != but_not,
-                transactions.c.direction == "pay",
-            )
-            .limit(1)
-        ).first()
-        return row is not None
-
-    def get_transaction(self, merchant_id: str, out_trans_id: str) -> Transaction | None:
-        # FOR UPDATE (PostgreSQL) serialises refunds of one origin and updates of one
-        # transaction; SQLite already holds its database write lock.
-        row = self.conn.execute(
-            select(transactions)
-            .where(
-                transactions.c.merchant_id == merchant_id,
-                transactions.c.out_trans_id == out_trans_id,
-            )
-            .with_for_update()
-        ).first()
-        return None if row is None else transaction_from_row(row)
-
-    def refunds_of(self, origin_id: int) -> Sequence[Transaction]:
+    def merchant_contracts(self, client_id: str, merchant_id: str) -> Sequence[Contract] | None:
         rows = self.conn.execute(
-            select(transactions)
-            .where(transactions.c.origin_id == origin_id)
-            .order_by(transactions.c.transaction_id)
-        )
-        return [transaction_from_row(r) for r in rows]
-
-    def contracts_of(self, merchant_id: str) -> Sequence[Contract]:
-        return self._contracts(contracts.c.merchant_id == merchant_id)
-
-    def get_contract(self, contract_id: str) -> Contract | None:
-        found = self._contracts(contracts.c.contract_id == contract_id)
-        return found[0] if found else None
-
-    def _contracts(self, where: ColumnElement[bool]) -> list[Contract]:
-        """Contracts with their rules in one statement (one round trip, not one per contract)."""
-        rows = self.conn.execute(
-            select(
-                contracts,
-                contract_rules.c.goods_code,
-                contract_rules.c.kind,
-                contract_rules.c.value,
-            )
-            .select_from(
-                contracts.outerjoin(
-                    contract_rules, contract_rules.c.contract_id == contracts.c.contract_id
-                )
-            )
-            .where(where)
-            .order_by(contracts.c.valid_from, contracts.c.contract_id)
+            _MERCHANT_CONTRACTS, {"client_id": client_id, "merchant_id": merchant_id}
         ).all()
+        if not rows:
+            return None
         grouped: dict[str, list[Row[Any]]] = {}
         for row in rows:
-            grouped.setdefault(row.contract_id, []).append(row)
+            if row.contract_id is not None:
+                grouped.setdefault(row.contract_id, []).append(row)
         return [
             contract_from_rows(group[0], [r for r in group if r.goods_code is not None])
             for group in grouped.values()
         ]
 
+    def linked_merchant_has(self, client_id: str, out_trans_id: str, but_not: str) -> bool:
+        row = self.conn.execute(
+            _LINKED_MERCHANT_HAS,
+            {"client_id": client_id, "out_trans_id": out_trans_id, "but_not": but_not},
+        ).first()
+        return row is not None
+
+    def get_transaction(self, merchant_id: str, out_trans_id: str) -> Transaction | None:
+        row = self.conn.execute(
+            _GET_TRANSACTION, {"merchant_id": merchant_id, "out_trans_id": out_trans_id}
+        ).first()
+        return None if row is None else transaction_from_row(row)
+
+    def refunds_of(self, origin_id: int) -> Sequence[Transaction]:
+        rows = self.conn.execute(_REFUNDS_OF, {"origin_id": origin_id})
+        return [transaction_from_row(r) for r in rows]
+
     def active_lines(self, transaction_id: int) -> Sequence[StoredLine]:
-        rows = self.conn.execute(
-            select(commission_lines)
-            .where(
-                commission_lines.c.transaction_id == transaction_id,
-                commission_lines.c.superseded_at.is_(None),
-            )
-            .order_by(commission_lines.c.line_no)
-        )
+        rows = self.conn.execute(_ACTIVE_LINES, {"transaction_id": transaction_id})
         return [line_from_row(r) for r in rows]
 
     def reversed_by_line(self, origin_id: int) -> Mapping[int, int]:
@@ -208,9 +221,6 @@ class SqlSyncRepository:
         return {int(line_id): -int(total) for line_id, total in rows}
 
     def insert_transaction(self, new: NewTransaction) -> int | None:
-        stmt = _insert_ignoring_conflicts(self.conn, transactions).returning(
-            transactions.c.transaction_id
-        )
         values = {
             "merchant_id": new.merchant_id,
             "out_trans_id": new.out_trans_id,
@@ -230,7 +240,7 @@ class SqlSyncRepository:
             "accepted_at": new.accepted_at,
             "updated_at": new.accepted_at,
         }
-        row = self.conn.execute(stmt, values).first()
+        row = self.conn.execute(_INSERT_TRANSACTION[self._dialect], values).first()
         return None if row is None else int(row[0])
 
     def update_transaction(
@@ -251,7 +261,7 @@ class SqlSyncRepository:
         if not lines:
             return
         self.conn.execute(
-            insert(commission_lines),
+            _ADD_LINES,
             [
                 {
                     "transaction_id": transaction_id,

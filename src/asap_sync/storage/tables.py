@@ -284,3 +284,13 @@ statement_lines = Table(
     Column("reverses_statement_id", Id, nullable=True),
     UniqueConstraint("statement_id", "transaction_id", "line_no"),
 )
+
+
+# One row, bumped by database triggers (migration 0003) on every change to clients,
+# client_keys or platform_keys: the servers' gateway caches are valid while it stands still.
+directory_version = Table(
+    "directory_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)

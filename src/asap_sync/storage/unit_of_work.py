@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from asap_sync.storage.engine import write_lock
 from asap_sync.storage.syncs import SqlSyncRepository
 
 
@@ -18,10 +20,16 @@ class SqlUnitOfWork:
         self._engine = engine
         self._conn: Connection | None = None
         self._committed = False
+        self._lock: AbstractContextManager[None] = write_lock(engine)
 
     def __enter__(self) -> Self:
-        self._conn = self._engine.connect()
-        self._conn.begin()
+        self._lock.__enter__()
+        try:
+            self._conn = self._engine.connect()
+            self._conn.begin()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         self.syncs = SqlSyncRepository(self._conn)
         return self
 
@@ -33,6 +41,7 @@ class SqlUnitOfWork:
         finally:
             self._conn.close()
             self._conn = None
+            self._lock.__exit__(None, None, None)
 
     def commit(self) -> None:
         """Make everything written in this unit durable."""
