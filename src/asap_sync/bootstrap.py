@@ -14,10 +14,11 @@ from asap_sync.http.app import AsgiApp
 from asap_sync.http.endpoint import SyncEndpoint
 from asap_sync.http.rate_limit import RateLimiter
 from asap_sync.service.accept_sync import AcceptPolicy
+from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.gateway import GatewayStore
 from asap_sync.storage.migrate import check_up_to_date
-from asap_sync.storage.unit_of_work import SqlUnitOfWork
+from asap_sync.storage.unit_of_work import DirectWriter
 
 
 def system_clock() -> datetime:
@@ -44,7 +45,7 @@ def build_app(
     check_up_to_date(engine)
     endpoint = SyncEndpoint(
         gateway=GatewayStore(engine),
-        uow_factory=lambda: SqlUnitOfWork(engine),
+        writer=BatchWriter(engine) if engine.dialect.name == "sqlite" else DirectWriter(engine),
         clock=clock,
         policy=AcceptPolicy(
             late_limit_months=settings.late_limit_months, zone=ZoneInfo(settings.timezone)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import Engine, select, update
 
@@ -224,13 +225,23 @@ def test_a_currency_other_than_hkd_is_currency_not_support(platform: Platform) -
 def test_a_failure_half_way_is_a_signed_system_error_that_writes_nothing(
     platform: Platform,
 ) -> None:
-    platform.endpoint.uow_factory = lambda: BrokenLinesUnitOfWork(platform.engine)
+    platform.endpoint.writer = BrokenWriter(platform.engine)
     result = platform.send(sync_body())
     assert result.error_code == "SYSTEM_ERROR"
     assert result.error_context == "System exception."
     assert platform.count() == 0
     with platform.engine.connect() as conn:
         assert conn.execute(select(request_bindings)).first() is None
+
+
+class BrokenWriter:
+    """Runs the use case on units that fail half way."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def run(self, expected_version: int | None, work: Any) -> Any:
+        return work(lambda: BrokenLinesUnitOfWork(self.engine))
 
 
 class BrokenLinesUnitOfWork(SqlUnitOfWork):

@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, insert
 
 from asap_sync.domain.model import SyncCommand
-from asap_sync.http.commands import to_command
 from asap_sync.service.accept_sync import AcceptPolicy, Outcome, accept_sync
 from asap_sync.service.audit import AuditReport, audit
 from asap_sync.service.ports import SignedRequest
 from asap_sync.service.settlement import AssignReport, CloseReport, assign_period, close_period
+from asap_sync.service.sync_command import to_command
 from asap_sync.storage.audit_queries import audit_queries
 from asap_sync.storage.settlement import SqlSettlementUnitOfWork
 from asap_sync.storage.tables import (

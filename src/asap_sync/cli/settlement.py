@@ -23,10 +23,10 @@ from asap_sync.config import Settings
 from asap_sync.domain.model import SyncCommand
 from asap_sync.domain.money import format_e4_hkd, format_minor_hkd
 from asap_sync.domain.settlement import SettlementRefused, parse_period
-from asap_sync.http.commands import to_command
 from asap_sync.service import exports
 from asap_sync.service.audit import AuditReport, audit
 from asap_sync.service.settlement import assign_period, close_period
+from asap_sync.service.sync_command import to_command
 from asap_sync.storage.audit_queries import audit_queries
 from asap_sync.storage.migrate import SchemaOutOfDate, check_up_to_date
 from asap_sync.storage.settlement import SqlSettlementUnitOfWork

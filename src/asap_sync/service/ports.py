@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from asap_sync.domain.model import Contract, LineDraft, StoredLine, Transaction
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -99,3 +101,15 @@ class UnitOfWork(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
     def commit(self) -> None: ...
+
+
+class Writer(Protocol):
+    """Runs a use case's work with unit-of-work factories, on one directory version.
+
+    ``expected_version`` is the version of clients and keys the caller decided with: a unit
+    refuses to start when the directory has moved since (``DirectoryChanged``).
+    """
+
+    def run(
+        self, expected_version: int | None, work: Callable[[Callable[[], UnitOfWork]], T]
+    ) -> T: ...

@@ -17,7 +17,7 @@ READ_ONLY = "asap_read_only"  # execution option: begin without taking SQLite's 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine for the URL; SQLite gets the pragmas and write locking it needs."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, pool_size)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     # No pre-ping: it costs a round trip per checkout on the hot path; recycled connections
@@ -72,10 +72,14 @@ def write_lock(engine: Engine) -> AbstractContextManager[None]:
     return lock
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, pool_size: int) -> Engine:
+    # A pool as large as the request threads: a connection opened past the pool is closed on
+    # return, and opening one costs its pragmas (WAL mode, synchronous, busy timeout).
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=pool_size,
+        max_overflow=pool_size,
     )
 
     @event.listens_for(engine, "connect")

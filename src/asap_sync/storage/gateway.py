@@ -61,7 +61,20 @@ class Rejection:
 
 
 MAX_CACHED_CLIENTS = 10_000
-_UNCACHED = object()
+
+
+class DirectoryChanged(Exception):
+    """Clients, keys or platform keys changed since the gateway decided: decide again."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DirectorySnapshot:
+    """What the gateway decides with, and the directory version it belongs to."""
+
+    version: int | None
+    client: ClientKeys | None
+    platform: PlatformKey | None
+    confirmed: bool
 
 
 _DIRECTORY_VERSION = select(directory_version.c.version).where(directory_version.c.id == 1)
@@ -89,8 +102,9 @@ class GatewayStore:
 
     What the gateway reads is cached per process and trusted only while the database's
     directory version (bumped by triggers on every change to clients, client keys and
-    platform keys) stands still: one tiny read per request, and a key retired by any means
-    stops verifying on the very next request.
+    platform keys) stands still. The write transaction of a sync checks that version (see
+    ``SqlUnitOfWork``), so a key retired by any means stops verifying on the very next
+    request, without a read of its own on the hot path.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -100,37 +114,56 @@ class GatewayStore:
         self._clients: dict[str, ClientKeys | None] = {}
         self._platform: PlatformKey | None = None
 
-    def lookup(self, client_id: str) -> tuple[ClientKeys | None, PlatformKey | None]:
-        """What the gateway needs per request: the client with its active keys (None for an
-        unknown client) and the newest active platform key."""
+    def snapshot(self, client_id: str | None, *, fresh: bool = False) -> DirectorySnapshot:
+        """The client (with its active keys; None if unknown) and the platform key.
+
+        From the cache when it holds them (``confirmed`` is then False: whoever answers from
+        it must check the version in its own transaction, or with :meth:`changed_since`),
+        else read at one directory version (``confirmed`` True).
+        """
+        if not fresh:
+            with self._lock:
+                if (
+                    self._version is not None
+                    and self._platform is not None
+                    and (client_id is None or client_id in self._clients)
+                ):
+                    client = None if client_id is None else self._clients[client_id]
+                    return DirectorySnapshot(
+                        version=self._version,
+                        client=client,
+                        platform=self._platform,
+                        confirmed=False,
+                    )
         with self._reader() as conn:
             version = conn.execute(_DIRECTORY_VERSION).scalar()
-            with self._lock:
-                if version is None or version != self._version:
-                    self._version, self._platform = version, None
-                    self._clients.clear()
-                client: Any = self._clients.get(client_id, _UNCACHED)
-                platform = self._platform
-            if client is _UNCACHED:
-                client = self._client_keys(conn, client_id)
-            if platform is None:
-                platform = self._platform_key(conn)
+            client = None if client_id is None else self._client_keys(conn, client_id)
+            platform = self._platform_key(conn)
         self._remember(version, client_id, client, platform)
-        return client, platform
+        return DirectorySnapshot(version=version, client=client, platform=platform, confirmed=True)
+
+    def changed_since(self, version: int | None) -> bool:
+        """True when clients, keys or platform keys changed after ``version`` was read."""
+        with self._reader() as conn:
+            return conn.execute(_DIRECTORY_VERSION).scalar() != version
 
     def _remember(
         self,
         version: int | None,
-        client_id: str,
+        client_id: str | None,
         client: ClientKeys | None,
         platform: PlatformKey | None,
     ) -> None:
         with self._lock:
-            if version is None or version != self._version:
+            if version is None:
                 return
-            if len(self._clients) >= MAX_CACHED_CLIENTS:
+            if version != self._version:
+                self._version, self._platform = version, None
                 self._clients.clear()
-            self._clients[client_id] = client
+            if client_id is not None:
+                if len(self._clients) >= MAX_CACHED_CLIENTS:
+                    self._clients.clear()
+                self._clients[client_id] = client
             self._platform = platform
 
     def client_keys(self, client_id: str) -> ClientKeys | None:

@@ -1,0 +1,114 @@
+"""Group commit: the syncs waiting in one process share a transaction and its fsync.
+
+SQLite writes one transaction at a time, and with ``synchronous=FULL`` every commit waits for
+the disk. A request thread that finds the writer busy queues its unit of work; whichever
+thread next becomes the writer runs every queued unit in one transaction, each under its own
+savepoint (a rejection rolls back its own savepoint and nothing else), commits once, and only
+then releases the answers. Nothing is answered before it is durable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Self
+
+from sqlalchemy import Connection, Engine, NestedTransaction, select
+
+from asap_sync.storage.engine import write_lock
+from asap_sync.storage.gateway import DirectoryChanged
+from asap_sync.storage.syncs import SqlSyncRepository
+from asap_sync.storage.tables import directory_version
+
+MAX_BATCH = 64
+_DIRECTORY_VERSION = select(directory_version.c.version).where(directory_version.c.id == 1)
+
+UnitFactory = Callable[[], "SavepointUnitOfWork"]
+
+
+class SavepointUnitOfWork:
+    """A unit of work inside the batch's transaction: a savepoint, released on commit."""
+
+    def __init__(self, conn: Connection, *, current: int | None, expected: int | None) -> None:
+        self._conn, self._current, self._expected = conn, current, expected
+        self._savepoint: NestedTransaction | None = None
+        self.syncs = SqlSyncRepository(conn)
+
+    def __enter__(self) -> Self:
+        if self._expected is not None and self._expected != self._current:
+            raise DirectoryChanged
+        self._savepoint = self._conn.begin_nested()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._savepoint is not None
+        if self._savepoint.is_active:
+            self._savepoint.rollback()
+
+    def commit(self) -> None:
+        """Keep this unit's writes; they become durable when the batch commits."""
+        assert self._savepoint is not None
+        self._savepoint.commit()
+
+
+@dataclass(eq=False)
+class _Job:
+    work: Callable[[UnitFactory], Any]
+    expected_version: int | None
+    done: bool = False
+    value: Any = None
+    error: BaseException | None = None
+
+
+class BatchWriter:
+    """Implements :class:`asap_sync.service.ports.Writer`: many units to a transaction."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
+        self._engine, self._max_batch = engine, max_batch
+        self._queue: list[_Job] = []
+        self._queue_lock = threading.Lock()
+        self._writer = threading.Lock()  # held by the thread that writes the current batch
+
+    def run(self, expected_version: int | None, work: Callable[[UnitFactory], Any]) -> Any:
+        """Run ``work(unit_factory)`` in a batch; return its value once the batch is durable,
+        or raise what it raised (or what the commit raised)."""
+        job = _Job(work, expected_version)
+        with self._queue_lock:
+            self._queue.append(job)
+        while not job.done:
+            with self._writer:
+                if job.done:
+                    break
+                with self._queue_lock:
+                    batch = self._queue[: self._max_batch]
+                    del self._queue[: self._max_batch]
+                self._write(batch)
+        if job.error is not None:
+            raise job.error
+        return job.value
+
+    def _write(self, batch: list[_Job]) -> None:
+        try:
+            with write_lock(self._engine), self._engine.connect() as conn:
+                conn.begin()
+                current = conn.execute(_DIRECTORY_VERSION).scalar()
+                for job in batch:
+                    _run_one(conn, job, current)
+                conn.commit()
+        except BaseException as exc:  # the commit failed: no job of the batch is durable
+            for job in batch:
+                job.error = exc
+        finally:
+            for job in batch:
+                job.done = True
+
+
+def _run_one(conn: Connection, job: _Job, current: int | None) -> None:
+    def factory() -> SavepointUnitOfWork:
+        return SavepointUnitOfWork(conn, current=current, expected=job.expected_version)
+
+    try:
+        job.value = job.work(factory)
+    except Exception as exc:  # the job's own savepoint has been rolled back
+        job.error = exc
