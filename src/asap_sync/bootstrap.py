@@ -18,7 +18,6 @@ from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.gateway import GatewayStore
 from asap_sync.storage.migrate import check_up_to_date
-from asap_sync.storage.unit_of_work import DirectWriter
 
 
 def system_clock() -> datetime:
@@ -45,7 +44,7 @@ def build_app(
     check_up_to_date(engine)
     endpoint = SyncEndpoint(
         gateway=GatewayStore(engine),
-        writer=BatchWriter(engine) if engine.dialect.name == "sqlite" else DirectWriter(engine),
+        writer=BatchWriter(engine),
         clock=clock,
         policy=AcceptPolicy(
             late_limit_months=settings.late_limit_months, zone=ZoneInfo(settings.timezone)

@@ -91,12 +91,17 @@ class BatchWriter:
     def _write(self, batch: list[_Job]) -> None:
         try:
             with write_lock(self._engine), self._engine.connect() as conn:
-                conn.begin()
-                current = conn.execute(_DIRECTORY_VERSION).scalar()
-                for job in batch:
-                    _run_one(conn, job, current)
-                conn.commit()
-        except BaseException as exc:  # the commit failed: no job of the batch is durable
+                try:
+                    conn.begin()
+                    current = conn.execute(_DIRECTORY_VERSION).scalar()
+                    for job in batch:
+                        _run_one(conn, job, current)
+                    conn.commit()
+                except BaseException:
+                    # Never hand a connection with a half-finished transaction back to the pool.
+                    conn.invalidate()
+                    raise
+        except BaseException as exc:  # nothing of the batch is durable
             for job in batch:
                 job.error = exc
         finally:
