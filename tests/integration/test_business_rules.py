@@ -282,3 +282,61 @@ def lines_id(platform: Platform, out_trans_id: str) -> int:
                 .where(transactions.c.out_trans_id == out_trans_id)
             ).scalar_one()
         )
+
+
+def amount_of(platform: Platform, out_trans_id: str) -> int:
+    with platform.engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(transactions.c.amount_minor).where(
+                    transactions.c.out_trans_id == out_trans_id
+                )
+            ).scalar_one()
+        )
+
+
+def goods_of(*prices: int) -> dict[str, Any]:
+    return {
+        "goodsInfoList": [
+            {"goodsCode": "RENEWAL", "goodsPrice": {"currency": "HKD", "value": str(p)}}
+            for p in prices
+        ]
+    }
+
+
+def test_a_goods_update_of_a_pay_without_trade_amount_changes_its_amount(
+    platform: Platform,
+) -> None:
+    assert platform.send(sync_body(tradeAmt=None, extendInfo=goods_of(10000))).success
+    assert platform.send(
+        sync_body(requestId="req-2", tradeAmt=None, extendInfo=goods_of(10000, 5000))
+    ).success
+    assert amount_of(platform, "T-1") == 15000
+    assert [e4 for _, e4, _ in lines(platform, "T-1")] == [10000 * 150, 5000 * 150]
+
+
+def test_a_goods_update_below_what_was_already_refunded_is_invalid_amount(
+    platform: Platform,
+) -> None:
+    assert platform.send(sync_body(tradeAmt=None, extendInfo=goods_of(10000))).success
+    refund = sync_body(
+        requestId="R-1", outTransId="R-1", tradeAmt={"currency": "HKD", "value": "8000"}, **REFUND
+    )
+    assert platform.send(refund).success
+    shrunk = sync_body(requestId="req-2", tradeAmt=None, extendInfo=goods_of(5000))
+    result = platform.send(shrunk)
+    assert result.error_code == "INVALID_AMOUNT"
+    assert "80.00" in (result.error_context or "")
+    assert amount_of(platform, "T-1") == 10000
+
+
+def test_a_goods_update_recomputes_the_reversals_of_pending_refunds(platform: Platform) -> None:
+    assert platform.send(sync_body(tradeAmt=None, extendInfo=goods_of(10000))).success
+    refund = sync_body(
+        requestId="R-1", outTransId="R-1", tradeAmt={"currency": "HKD", "value": "5000"}, **REFUND
+    )
+    assert platform.send(refund).success
+    assert platform.send(
+        sync_body(requestId="req-2", tradeAmt=None, extendInfo=goods_of(20000))
+    ).success
+    assert [e4 for _, e4, _ in lines(platform, "R-1")] == [-(20000 * 150) // 4]

@@ -163,15 +163,20 @@ def _update(ledger: Ledger, model: Model, pick: int, goods: Any) -> None:
         goods=goods,
         note="updated",
     )
+    # Without tradeAmt a pay is worth its goods, so an update moves its amount too.
+    amount = tx.amount if tx.trade is not None else sum(p for _, p in goods)
     if tx.status != "PENDING":
         with pytest.raises(CommissionNotPending):
             ledger.send(body)
     elif ledger.now > tx.trans_date + timedelta(days=30):
         with pytest.raises(GoodsUpdateTooLate):
             ledger.send(body)
+    elif amount < model.refunded(tx.out_id):
+        with pytest.raises(RefundExceedsOrigin):
+            ledger.send(body)
     else:
         ledger.send(body)
-        tx.goods = goods
+        tx.goods, tx.amount = goods, amount
 
 
 def _close(ledger: Ledger, model: Model, *, allow_open_month: bool) -> None:
@@ -222,27 +227,23 @@ def recompute_from_raw_bodies(engine: Engine) -> dict[str, int]:
     """Each transaction's commission (e4) from the raw request that last defined it."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(transactions.c.transaction_id, raw_requests.c.body)
+            select(transactions.c.amount_minor, raw_requests.c.body)
             .join(raw_requests, raw_requests.c.raw_request_id == transactions.c.raw_request_id)
             .order_by(transactions.c.transaction_id)
         ).all()
-        every = conn.execute(select(raw_requests.c.body).order_by(raw_requests.c.raw_request_id))
-        first: dict[str, dict[str, Any]] = {}
-        for r in every:
-            sent = json.loads(bytes(r.body))
-            first.setdefault(sent["outTransId"], sent)
-    bodies = [json.loads(bytes(r.body)) for r in rows]
-    pays = {b["outTransId"]: b for b in bodies if b["transDirection"] == "pay"}
+    bodies = [(r.amount_minor, json.loads(bytes(r.body))) for r in rows]
+    pays = {b["outTransId"]: b for _, b in bodies if b["transDirection"] == "pay"}
     result: dict[str, int] = {}
     refunded: dict[str, int] = {}
-    for body in bodies:
+    for stored_amount, body in bodies:
         if body["transDirection"] == "pay":
             result[body["outTransId"]] = sum(_earned(body))
             continue
         origin = pays[body["originTransId"]]
-        amount = _amount(first[origin["outTransId"]])
+        amount = _amount(origin)
         before = refunded.get(origin["outTransId"], 0)
-        value = int(body["tradeAmt"]["value"]) if "tradeAmt" in body else amount - before
+        # A refund without tradeAmt refunded what remained when it was accepted: stored.
+        value = int(body["tradeAmt"]["value"]) if "tradeAmt" in body else stored_amount
         after = before + value
         refunded[origin["outTransId"]] = after
         result[body["outTransId"]] = -sum(
@@ -252,7 +253,7 @@ def recompute_from_raw_bodies(engine: Engine) -> dict[str, int]:
 
 
 def _amount(created: dict[str, Any]) -> int:
-    """A pay is worth its tradeAmt, or without one its goods as first sent (updates keep it)."""
+    """A pay is worth its tradeAmt, or without one its goods (as last sent)."""
     if "tradeAmt" in created:
         return int(created["tradeAmt"]["value"])
     return sum(int(g["goodsPrice"]["value"]) for g in created["extendInfo"]["goodsInfoList"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -20,9 +20,11 @@ from asap_sync.domain.errors import (
     MerchantNotLinked,
     NoValidContract,
     OriginNotFound,
+    RefundExceedsOrigin,
 )
 from asap_sync.domain.idempotency import check_replay
 from asap_sync.domain.model import Contract, SyncCommand, Transaction
+from asap_sync.domain.money import format_minor_hkd
 from asap_sync.domain.periods import period_of
 from asap_sync.domain.transactions import (
     Resend,
@@ -233,21 +235,38 @@ def _update(
     raw_id: int,
     now: datetime,
 ) -> None:
-    """Goods and descriptive fields change; a pay's lines and its refunds' reversals follow."""
+    """Goods and descriptive fields change; a pay's lines and its refunds' reversals follow.
+
+    A pay without ``tradeAmt`` is worth its goods, so its amount follows them too.
+    """
     check_update_allowed(existing, now, contract.effective_goods_window)
     check_goods_within_threshold(
         command.trade_amount_minor, command.goods, contract.effective_threshold_minor
     )
-    repo.update_transaction(existing.transaction_id, command.content, raw_id, now)
     if existing.direction != "pay":
+        repo.update_transaction(
+            existing.transaction_id, command.content, existing.amount_minor, raw_id, now
+        )
         return
+    updated = replace(
+        existing, amount_minor=pay_amount_minor(command.trade_amount_minor, command.goods)
+    )
+    refunded = sum(r.amount_minor for r in repo.refunds_of(existing.transaction_id))
+    if refunded > updated.amount_minor:
+        raise RefundExceedsOrigin(
+            f"{existing.out_trans_id} would be worth {format_minor_hkd(updated.amount_minor)} "
+            f"HKD, less than the {format_minor_hkd(refunded)} HKD already refunded"
+        )
+    repo.update_transaction(
+        existing.transaction_id, command.content, updated.amount_minor, raw_id, now
+    )
     repo.supersede_lines(existing.transaction_id, now)
     repo.add_lines(
         existing.transaction_id,
         pay_lines(contract, command.trade_amount_minor, command.goods),
         now,
     )
-    _recompute_reversals(repo, existing, now)
+    _recompute_reversals(repo, updated, now)
 
 
 def _recompute_reversals(repo: SyncRepository, origin: Transaction, now: datetime) -> None:

@@ -82,8 +82,8 @@ def check_pay_lines(
     """A pay's amount and active lines follow from its signed goods and tradeAmt."""
     found = []
     expected_amount = pay_amount_minor(command.trade_amount_minor, command.goods)
-    # Without tradeAmt a pay is worth its goods as first sent; a goods update keeps that amount.
-    if command.trade_amount_minor is not None and amount_minor != expected_amount:
+    # The raw request is the one that last defined the pay: its tradeAmt, else its goods.
+    if amount_minor != expected_amount:
         found.append(
             Violation(
                 check="amount-mismatch",

@@ -82,7 +82,12 @@ class SyncRepository(Protocol):
     def insert_transaction(self, new: NewTransaction) -> int | None: ...
 
     def update_transaction(
-        self, transaction_id: int, content: Mapping[str, Any], raw_request_id: int, now: datetime
+        self,
+        transaction_id: int,
+        content: Mapping[str, Any],
+        amount_minor: int,
+        raw_request_id: int,
+        now: datetime,
     ) -> None: ...
 
     def add_lines(self, transaction_id: int, lines: Sequence[LineDraft], now: datetime) -> None: ...

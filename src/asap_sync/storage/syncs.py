@@ -244,13 +244,19 @@ class SqlSyncRepository:
         return None if row is None else int(row[0])
 
     def update_transaction(
-        self, transaction_id: int, content: Mapping[str, Any], raw_request_id: int, now: datetime
+        self,
+        transaction_id: int,
+        content: Mapping[str, Any],
+        amount_minor: int,
+        raw_request_id: int,
+        now: datetime,
     ) -> None:
         self.conn.execute(
             update(transactions)
             .where(transactions.c.transaction_id == transaction_id)
             .values(
                 content=dump_content(content),
+                amount_minor=amount_minor,
                 raw_request_id=raw_request_id,
                 revision=transactions.c.revision + 1,
                 updated_at=now,
