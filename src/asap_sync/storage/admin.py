@@ -6,7 +6,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, text, update
 
@@ -22,7 +22,6 @@ from asap_sync.service.admin_ports import (
     RejectionRecord,
     TransactionRecord,
 )
-from asap_sync.storage.engine import READ_ONLY
 from asap_sync.storage.syncs import contract_from_rows
 from asap_sync.storage.tables import (
     client_keys,
@@ -35,6 +34,7 @@ from asap_sync.storage.tables import (
     rejections,
     transactions,
 )
+from asap_sync.storage.unit_of_work import ConnectionUnit
 
 
 def advisory_key(scope: str) -> int:
@@ -323,38 +323,13 @@ def _filtered(query: Select[Any], table: Any, which: ActivityFilter) -> Select[A
     return query.limit(which.limit)
 
 
-class SqlAdminUnitOfWork:
+class SqlAdminUnitOfWork(ConnectionUnit):
     """Implements :class:`asap_sync.service.admin_ports.AdminUnitOfWork` on an engine."""
 
     admin: SqlAdminRepository
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
-        self._engine = engine
-        self._read_only = read_only
-        self._conn: Connection | None = None
-
-    def __enter__(self) -> Self:
-        conn = self._engine.connect()
-        if self._read_only:
-            conn = conn.execution_options(**{READ_ONLY: True})
-        conn.begin()
-        self._conn = conn
+    def _opened(self, conn: Connection) -> None:
         self.admin = SqlAdminRepository(conn)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._conn is not None
-        try:
-            if self._conn.in_transaction():
-                self._conn.rollback()
-        finally:
-            self._conn.close()
-            self._conn = None
-
-    def commit(self) -> None:
-        """Make everything written in this unit durable."""
-        assert self._conn is not None
-        self._conn.commit()
 
 
 class SqlAdminSessions:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Row,
     Select,
     and_,
@@ -39,7 +38,6 @@ from asap_sync.domain.settlement import (
     StatementStatus,
     TransactionTotals,
 )
-from asap_sync.storage.engine import READ_ONLY
 from asap_sync.storage.tables import (
     commission_lines,
     settlement_periods,
@@ -47,6 +45,7 @@ from asap_sync.storage.tables import (
     statements,
     transactions,
 )
+from asap_sync.storage.unit_of_work import ConnectionUnit
 
 STREAM = {"yield_per": 2000, "stream_results": True}
 SQLITE_CACHE_KIB = 256 * 1024
@@ -312,38 +311,14 @@ def line_from_row(row: Row[Any]) -> StatementLine:
     return StatementLine(**row._asdict())
 
 
-class SqlSettlementUnitOfWork:
+class SqlSettlementUnitOfWork(ConnectionUnit):
     """One connection and one transaction for settlement, rolled back unless committed."""
 
     settlement: SqlSettlementRepository
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
-        self._engine, self._read_only = engine, read_only
-        self._conn: Connection | None = None
-
-    def __enter__(self) -> Self:
-        conn = self._engine.connect()
-        if self._read_only:
-            conn = conn.execution_options(**{READ_ONLY: True})
-        conn.begin()
+    def _opened(self, conn: Connection) -> None:
         if conn.dialect.name == "sqlite":
             # A close touches a million-row table and its indexes: a bigger (still bounded)
             # page cache than SQLite's 2 MiB default saves most of its page reads.
             conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        self._conn = conn
         self.settlement = SqlSettlementRepository(conn)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._conn is not None
-        try:
-            if self._conn.in_transaction():
-                self._conn.rollback()
-        finally:
-            self._conn.close()
-            self._conn = None
-
-    def commit(self) -> None:
-        """Make the unit's writes durable."""
-        assert self._conn is not None
-        self._conn.commit()
