@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 
-from asap_sync.storage.tables import commission_lines, request_bindings, transactions
+from asap_sync.storage.tables import (
+    client_merchants,
+    commission_lines,
+    request_bindings,
+    transactions,
+)
 from asap_sync.storage.unit_of_work import SqlUnitOfWork
 from tests.integration.conftest import Platform
 from tests.kit import VECTORS, register, sync_body
@@ -340,3 +345,36 @@ def test_a_goods_update_recomputes_the_reversals_of_pending_refunds(platform: Pl
         sync_body(requestId="req-2", tradeAmt=None, extendInfo=goods_of(20000))
     ).success
     assert [e4 for _, e4, _ in lines(platform, "R-1")] == [-(20000 * 150) // 4]
+
+
+def test_idempotency_comes_first_so_a_bound_request_replays_even_after_an_unlink(
+    platform: Platform,
+) -> None:
+    assert platform.send(sync_body()).success
+    with platform.engine.begin() as conn:
+        conn.execute(delete(client_merchants))
+    assert platform.send(sync_body()).success
+    assert platform.send(sync_body(requestId="req-2")).error_code == "INVALID_MERCHANT"
+
+
+def test_an_unlinked_merchant_is_reported_before_a_late_transaction(platform: Platform) -> None:
+    platform.advance(days=400)
+    assert platform.send(sync_body(merchantId="other")).error_code == "INVALID_MERCHANT"
+
+
+def test_a_late_transaction_is_reported_before_a_missing_contract(platform: Platform) -> None:
+    platform.advance(days=400)
+    late_and_uncovered = sync_body(transDate="2024-12-01T00:00:00Z")
+    assert platform.send(late_and_uncovered).error_code == "TRANS_CALL_BACK_TIME_LIMIT"
+
+
+def test_an_unknown_origin_is_reported_before_a_goods_threshold_breach(platform: Platform) -> None:
+    refund = sync_body(
+        requestId="R-1",
+        outTransId="R-1",
+        transDirection="refund",
+        originTransId="nope",
+        tradeAmt={"currency": "HKD", "value": "1"},
+        extendInfo=goods_of(900000),
+    )
+    assert platform.send(refund).error_code == "ORDER_NOT_EXIST"
