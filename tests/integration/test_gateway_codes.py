@@ -154,3 +154,26 @@ def test_rejections_are_recorded_for_the_operator_and_not_in_the_ledger(
         ("INVALID_MERCHANT", "someone-else", "req-1")
     ]
     assert platform.count() == 0
+
+
+def test_a_key_retired_after_the_cache_was_warmed_stops_verifying_at_once(
+    platform: Platform,
+) -> None:
+    assert platform.send(sync_body()).success  # the worker now caches client and key
+    with platform.engine.begin() as conn:
+        conn.execute(update(client_keys).values(status="retired"))
+    result = platform.send(sync_body(requestId="req-2", outTransId="T-2"))
+    assert result.error_code == "KEY_NOT_FOUND"
+    assert platform.count() == 1
+
+
+def test_a_client_disabled_after_the_cache_was_warmed_is_refused_at_once(
+    platform: Platform,
+) -> None:
+    assert platform.send(sync_body()).success
+    with platform.engine.begin() as conn:
+        conn.execute(update(clients).values(status="disabled"))
+    assert platform.send(sync_body()).error_code == "INVALID_CLIENT"  # even a replay
+    with platform.engine.begin() as conn:
+        conn.execute(update(clients).values(status="active"))
+    assert platform.send(sync_body()).success

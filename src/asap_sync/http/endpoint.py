@@ -55,6 +55,8 @@ __all__ = ["Answer", "RawRequest", "Rejected", "SyncEndpoint"]
 
 log = logging.getLogger("asap_sync.sync")
 
+MAX_FRESH_ATTEMPTS = 3  # decisions on fresh data after the cached one was overtaken
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Answer:
@@ -114,9 +116,12 @@ class SyncEndpoint:
         now = self.clock()
         client_id = request.headers.get("client-id", "")
         decision = self._decide(request, client_id, now, fresh=False)
-        if decision is None:
+        for _ in range(MAX_FRESH_ATTEMPTS):
+            if decision is not None:
+                break
             decision = self._decide(request, client_id, now, fresh=True)
-        assert decision is not None
+        if decision is None:  # the directory kept changing under every attempt
+            decision = self._unsettled(client_id)
         if decision.rejected is not None:
             self._record(now, client_id, decision.rejected)
         answer = self._sign(request, client_id, decision.result, decision.platform)
@@ -204,6 +209,15 @@ class SyncEndpoint:
             ) from violation
         attempt.confirmed = True
         return SyncResult.ok()
+
+    def _unsettled(self, client_id: str) -> _Decision:
+        log.error("clients or keys changed under every attempt (client %s)", client_id)
+        return _Decision(
+            result=SyncResult.failed(ResultCode.SYSTEM_ERROR),
+            rejected=Rejected(ResultCode.SYSTEM_ERROR, "clients or keys kept changing"),
+            platform=self._platform_snapshot(True).platform,
+            request_id=None,
+        )
 
     def _platform_snapshot(self, fresh: bool) -> DirectorySnapshot:
         """The platform key for an answer decided before any client was looked up."""
