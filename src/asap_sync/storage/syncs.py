@@ -21,6 +21,7 @@ from asap_sync.domain.model import (
     Transaction,
 )
 from asap_sync.service.ports import Binding, NewTransaction, SignedRequest
+from asap_sync.storage.driver import DriverInsert
 from asap_sync.storage.tables import (
     client_merchants,
     commission_lines,
@@ -48,8 +49,30 @@ def _on_conflict_do_nothing(table: Any, returning: Any) -> dict[str, Any]:
 
 # The hot path's statements are built once: building Core constructs costs more per call than
 # executing their cached compiled form.
-_ADD_RAW = insert(raw_requests).returning(raw_requests.c.raw_request_id)
-_BIND = _on_conflict_do_nothing(request_bindings, request_bindings.c.request_id)
+_RAW_COLUMNS = (
+    "client_id",
+    "key_version",
+    "method",
+    "path",
+    "request_time",
+    "signature",
+    "headers",
+    "body",
+    "received_at",
+)
+_ADD_RAW = DriverInsert(insert(raw_requests).returning(raw_requests.c.raw_request_id), _RAW_COLUMNS)
+_BIND_COLUMNS = (
+    "client_id",
+    "request_id",
+    "merchant_id",
+    "out_trans_id",
+    "content",
+    "raw_request_id",
+    "created_at",
+)
+_BIND = DriverInsert(
+    _on_conflict_do_nothing(request_bindings, request_bindings.c.request_id), _BIND_COLUMNS
+)
 _GET_BINDING = select(request_bindings).where(
     request_bindings.c.client_id == bindparam("client_id"),
     request_bindings.c.request_id == bindparam("request_id"),
@@ -113,8 +136,42 @@ _ACTIVE_LINES = (
     )
     .order_by(commission_lines.c.line_no)
 )
-_INSERT_TRANSACTION = _on_conflict_do_nothing(transactions, transactions.c.transaction_id)
-_ADD_LINES = insert(commission_lines)
+_TRANSACTION_COLUMNS = (
+    "merchant_id",
+    "out_trans_id",
+    "client_id",
+    "direction",
+    "origin_id",
+    "sub_merchant_id",
+    "store_id",
+    "trans_date",
+    "amount_minor",
+    "contract_id",
+    "status",
+    "period",
+    "content",
+    "raw_request_id",
+    "revision",
+    "accepted_at",
+    "updated_at",
+)
+_INSERT_TRANSACTION = DriverInsert(
+    _on_conflict_do_nothing(transactions, transactions.c.transaction_id), _TRANSACTION_COLUMNS
+)
+_LINE_COLUMNS = (
+    "transaction_id",
+    "line_no",
+    "contract_id",
+    "rule_kind",
+    "rule_value",
+    "base_minor",
+    "commission_e4",
+    "goods_index",
+    "goods_code",
+    "reverses_line_id",
+    "created_at",
+)
+_ADD_LINES = DriverInsert(insert(commission_lines), _LINE_COLUMNS)
 
 
 class SqlSyncRepository:
@@ -122,11 +179,10 @@ class SqlSyncRepository:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._dialect = conn.dialect.name
 
     def add_raw_request(self, request: SignedRequest) -> int:
-        result = self.conn.execute(
-            _ADD_RAW,
+        row = _ADD_RAW.first(
+            self.conn,
             {
                 "client_id": request.client_id,
                 "key_version": request.key_version,
@@ -139,11 +195,11 @@ class SqlSyncRepository:
                 "received_at": request.received_at,
             },
         )
-        return int(result.scalar_one())
+        return int(row[0])
 
     def bind(self, binding: Binding, raw_request_id: int, now: datetime) -> bool:
-        row = self.conn.execute(
-            _BIND[self._dialect],
+        row = _BIND.first(
+            self.conn,
             {
                 "client_id": binding.client_id,
                 "request_id": binding.request_id,
@@ -153,7 +209,7 @@ class SqlSyncRepository:
                 "raw_request_id": raw_request_id,
                 "created_at": now,
             },
-        ).first()
+        )
         return row is not None
 
     def get_binding(self, client_id: str, request_id: str) -> Binding | None:
@@ -240,7 +296,7 @@ class SqlSyncRepository:
             "accepted_at": new.accepted_at,
             "updated_at": new.accepted_at,
         }
-        row = self.conn.execute(_INSERT_TRANSACTION[self._dialect], values).first()
+        row = _INSERT_TRANSACTION.first(self.conn, values)
         return None if row is None else int(row[0])
 
     def update_transaction(
@@ -266,8 +322,8 @@ class SqlSyncRepository:
     def add_lines(self, transaction_id: int, lines: Sequence[LineDraft], now: datetime) -> None:
         if not lines:
             return
-        self.conn.execute(
-            _ADD_LINES,
+        _ADD_LINES.many(
+            self.conn,
             [
                 {
                     "transaction_id": transaction_id,
