@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, select
 
 from asap_sync.storage.engine import write_lock
 from asap_sync.storage.gateway import DirectoryChanged
-from asap_sync.storage.syncs import SqlSyncRepository
+from asap_sync.storage.syncs import MerchantDirectory, SqlSyncRepository
 from asap_sync.storage.tables import directory_version
 
 MAX_BATCH = 64
@@ -34,10 +34,17 @@ class SavepointUnitOfWork:
     bookkeeping cost as much per sync as two of its queries, and nothing here needs it.
     """
 
-    def __init__(self, conn: Connection, *, current: int | None, expected: int | None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        current: int | None,
+        expected: int | None,
+        directory: MerchantDirectory,
+    ) -> None:
         self._conn, self._current, self._expected = conn, current, expected
         self._open = False
-        self.syncs = SqlSyncRepository(conn)
+        self.syncs = SqlSyncRepository(conn, directory=directory, directory_version=current)
 
     def _driver(self, sql: str) -> None:
         cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -82,6 +89,7 @@ class BatchWriter:
         self._queue: list[_Job] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()  # held by the thread that writes the current batch
+        self._directory = MerchantDirectory()
 
     def run(self, expected_version: int | None, work: Callable[[UnitFactory], Any]) -> Any:
         """Run ``work(unit_factory)`` in a batch; return its value once the batch is durable,
@@ -108,7 +116,7 @@ class BatchWriter:
                     conn.begin()
                     current = conn.execute(_DIRECTORY_VERSION).scalar()
                     for job in batch:
-                        _run_one(conn, job, current)
+                        _run_one(conn, job, current, self._directory)
                     conn.commit()
                 except BaseException:
                     # Never hand a connection with a half-finished transaction back to the pool.
@@ -122,9 +130,13 @@ class BatchWriter:
                 job.done = True
 
 
-def _run_one(conn: Connection, job: _Job, current: int | None) -> None:
+def _run_one(
+    conn: Connection, job: _Job, current: int | None, directory: MerchantDirectory
+) -> None:
     def factory() -> SavepointUnitOfWork:
-        return SavepointUnitOfWork(conn, current=current, expected=job.expected_version)
+        return SavepointUnitOfWork(
+            conn, current=current, expected=job.expected_version, directory=directory
+        )
 
     try:
         job.value = job.work(factory)

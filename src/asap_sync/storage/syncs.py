@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -174,11 +175,59 @@ _LINE_COLUMNS = (
 _ADD_LINES = DriverInsert(insert(commission_lines), _LINE_COLUMNS)
 
 
-class SqlSyncRepository:
-    """Implements :class:`asap_sync.service.ports.SyncRepository` on one connection."""
+MAX_CACHED_MERCHANTS = 10_000
+_MISSING = object()
 
-    def __init__(self, conn: Connection) -> None:
+
+class MerchantDirectory:
+    """A process's cache of each (client, merchant) link and the merchant's contracts.
+
+    Valid at one directory version: triggers bump it on any change to links, contracts or
+    their rules (migration 0004), so a cached entry is used only by a transaction that read
+    that same version.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._entries: dict[tuple[str, str], tuple[Contract, ...] | None] = {}
+
+    def get(self, version: int | None, key: tuple[str, str]) -> Any:
+        """The cached contracts (None: not linked), or ``_MISSING``."""
+        with self._lock:
+            if version is None or version != self._version:
+                return _MISSING
+            return self._entries.get(key, _MISSING)
+
+    def put(self, version: int | None, key: tuple[str, str], value: Any) -> None:
+        """Remember what was read at ``version``."""
+        if version is None:
+            return
+        with self._lock:
+            if version != self._version:
+                self._version = version
+                self._entries.clear()
+            if len(self._entries) >= MAX_CACHED_MERCHANTS:
+                self._entries.clear()
+            self._entries[key] = value
+
+
+class SqlSyncRepository:
+    """Implements :class:`asap_sync.service.ports.SyncRepository` on one connection.
+
+    With a ``directory`` and the ``directory_version`` its transaction read, links and
+    contracts come from the process's cache while that version stands.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        directory: MerchantDirectory | None = None,
+        directory_version: int | None = None,
+    ) -> None:
         self.conn = conn
+        self._directory, self._directory_version = directory, directory_version
 
     def add_raw_request(self, request: SignedRequest) -> int:
         row = _ADD_RAW.first(
@@ -227,6 +276,19 @@ class SqlSyncRepository:
         )
 
     def merchant_contracts(self, client_id: str, merchant_id: str) -> Sequence[Contract] | None:
+        key = (client_id, merchant_id)
+        if self._directory is not None:
+            cached = self._directory.get(self._directory_version, key)
+            if cached is not _MISSING:
+                return cast("tuple[Contract, ...] | None", cached)
+        found = self._read_merchant_contracts(client_id, merchant_id)
+        if self._directory is not None:
+            self._directory.put(self._directory_version, key, found)
+        return found
+
+    def _read_merchant_contracts(
+        self, client_id: str, merchant_id: str
+    ) -> tuple[Contract, ...] | None:
         rows = self.conn.execute(
             _MERCHANT_CONTRACTS, {"client_id": client_id, "merchant_id": merchant_id}
         ).all()
@@ -236,10 +298,10 @@ class SqlSyncRepository:
         for row in rows:
             if row.contract_id is not None:
                 grouped.setdefault(row.contract_id, []).append(row)
-        return [
+        return tuple(
             contract_from_rows(group[0], [r for r in group if r.goods_code is not None])
             for group in grouped.values()
-        ]
+        )
 
     def linked_merchant_has(self, client_id: str, out_trans_id: str, but_not: str) -> bool:
         row = self.conn.execute(
