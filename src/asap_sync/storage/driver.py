@@ -1,6 +1,6 @@
-"""The hot path's inserts, executed through the driver with SQL compiled once from Core.
+"""Hot-path statements, executed through the driver with SQL compiled once from Core.
 
-For the small inserts of a sync, SQLAlchemy's per-execution bookkeeping (parameter processing,
+For the small statements of a sync, SQLAlchemy's per-execution bookkeeping (parameter processing,
 result set-up) costs more than the driver's own work. The statements stay defined as Core
 constructs; SQLAlchemy compiles each once per dialect, and only the execution goes straight to
 the DBAPI cursor, with the one conversion the schema's types would have made: timestamps, which
@@ -20,10 +20,11 @@ from sqlalchemy.engine import Dialect
 SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own storage format for SQLite
 
 
-class DriverInsert:
-    """An INSERT (optionally ``… RETURNING``) of a fixed set of columns."""
+class DriverStatement:
+    """An INSERT of a fixed set of columns (optionally ``… RETURNING``), or a SELECT whose
+    result needs no type conversion (ids, counts, existence)."""
 
-    def __init__(self, statements: Mapping[str, Any] | Any, columns: Sequence[str]) -> None:
+    def __init__(self, statements: Mapping[str, Any] | Any, columns: Sequence[str] = ()) -> None:
         """``statements``: one Core construct, or one per dialect name."""
         self._statements = statements
         self._columns = list(columns)
@@ -31,7 +32,7 @@ class DriverInsert:
         self._lock = threading.Lock()
 
     def first(self, conn: Connection, values: Mapping[str, Any]) -> Any:
-        """Insert one row; the first returned row, or None (a conflict did nothing)."""
+        """Run it once; the first row it returns, or None."""
         sql, order, sqlite = self._prepare(conn)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -61,7 +62,7 @@ class DriverInsert:
         statement = self._statements
         if isinstance(statement, Mapping):
             statement = statement[dialect.name]
-        compiled = statement.compile(dialect=dialect, column_keys=self._columns)
+        compiled = statement.compile(dialect=dialect, column_keys=self._columns or None)
         order = tuple(compiled.positiontup) if compiled.positional else None
         return compiled.string, order
 

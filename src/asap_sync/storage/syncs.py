@@ -22,7 +22,7 @@ from asap_sync.domain.model import (
     Transaction,
 )
 from asap_sync.service.ports import Binding, NewTransaction, SignedRequest
-from asap_sync.storage.driver import DriverInsert
+from asap_sync.storage.driver import DriverStatement
 from asap_sync.storage.tables import (
     client_merchants,
     commission_lines,
@@ -61,7 +61,9 @@ _RAW_COLUMNS = (
     "body",
     "received_at",
 )
-_ADD_RAW = DriverInsert(insert(raw_requests).returning(raw_requests.c.raw_request_id), _RAW_COLUMNS)
+_ADD_RAW = DriverStatement(
+    insert(raw_requests).returning(raw_requests.c.raw_request_id), _RAW_COLUMNS
+)
 _BIND_COLUMNS = (
     "client_id",
     "request_id",
@@ -71,7 +73,7 @@ _BIND_COLUMNS = (
     "raw_request_id",
     "created_at",
 )
-_BIND = DriverInsert(
+_BIND = DriverStatement(
     _on_conflict_do_nothing(request_bindings, request_bindings.c.request_id), _BIND_COLUMNS
 )
 _GET_BINDING = select(request_bindings).where(
@@ -124,6 +126,14 @@ _GET_TRANSACTION = (
     )
     .with_for_update()
 )
+# Most syncs are new transactions: a bare existence check through the driver settles that;
+# only an existing transaction is read (and locked) through the typed statement above.
+_TRANSACTION_EXISTS = DriverStatement(
+    select(transactions.c.transaction_id).where(
+        transactions.c.merchant_id == bindparam("merchant_id"),
+        transactions.c.out_trans_id == bindparam("out_trans_id"),
+    )
+)
 _REFUNDS_OF = (
     select(transactions)
     .where(transactions.c.origin_id == bindparam("origin_id"))
@@ -156,7 +166,7 @@ _TRANSACTION_COLUMNS = (
     "accepted_at",
     "updated_at",
 )
-_INSERT_TRANSACTION = DriverInsert(
+_INSERT_TRANSACTION = DriverStatement(
     _on_conflict_do_nothing(transactions, transactions.c.transaction_id), _TRANSACTION_COLUMNS
 )
 _LINE_COLUMNS = (
@@ -172,7 +182,7 @@ _LINE_COLUMNS = (
     "reverses_line_id",
     "created_at",
 )
-_ADD_LINES = DriverInsert(insert(commission_lines), _LINE_COLUMNS)
+_ADD_LINES = DriverStatement(insert(commission_lines), _LINE_COLUMNS)
 
 
 MAX_CACHED_MERCHANTS = 10_000
@@ -311,9 +321,10 @@ class SqlSyncRepository:
         return row is not None
 
     def get_transaction(self, merchant_id: str, out_trans_id: str) -> Transaction | None:
-        row = self.conn.execute(
-            _GET_TRANSACTION, {"merchant_id": merchant_id, "out_trans_id": out_trans_id}
-        ).first()
+        key = {"merchant_id": merchant_id, "out_trans_id": out_trans_id}
+        if _TRANSACTION_EXISTS.first(self.conn, key) is None:
+            return None
+        row = self.conn.execute(_GET_TRANSACTION, key).first()
         return None if row is None else transaction_from_row(row)
 
     def refunds_of(self, origin_id: int) -> Sequence[Transaction]:
