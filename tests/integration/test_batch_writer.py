@@ -62,7 +62,7 @@ def run_together(writer: BatchWriter, jobs: list[tuple[int, Callable[[Any], str]
 
 
 def test_a_failing_unit_rolls_back_alone_and_the_others_commit_together(engine: Engine) -> None:
-    writer, v = BatchWriter(engine), version(engine)
+    writer, v = BatchWriter(engine, writers=1), version(engine)
     results = run_together(
         writer,
         [(v, add_rejection("A")), (v, add_rejection("B", fail=True)), (v, add_rejection("C"))],
@@ -73,7 +73,7 @@ def test_a_failing_unit_rolls_back_alone_and_the_others_commit_together(engine: 
 
 
 def test_a_unit_decided_on_an_older_directory_is_refused(engine: Engine) -> None:
-    writer, v = BatchWriter(engine), version(engine)
+    writer, v = BatchWriter(engine, writers=1), version(engine)
     with engine.begin() as conn:
         conn.execute(insert(clients), {"client_id": "c", "name": "", "created_at": T0})
     assert version(engine) > v
@@ -84,7 +84,7 @@ def test_a_unit_decided_on_an_older_directory_is_refused(engine: Engine) -> None
 
 
 def test_when_the_commit_fails_no_unit_of_the_batch_is_answered_as_done(engine: Engine) -> None:
-    writer, v = BatchWriter(engine), version(engine)
+    writer, v = BatchWriter(engine, writers=1), version(engine)
     original = engine.dialect.do_commit
 
     def failing_commit(dbapi_connection: Any) -> None:

@@ -22,6 +22,7 @@ from asap_sync.storage.syncs import MerchantDirectory, SqlSyncRepository
 from asap_sync.storage.tables import directory_version
 
 MAX_BATCH = 64
+CONCURRENT_BATCHES = 4  # per process, on PostgreSQL
 _DIRECTORY_VERSION = select(directory_version.c.version).where(directory_version.c.id == 1)
 
 UnitFactory = Callable[[], "SavepointUnitOfWork"]
@@ -84,11 +85,18 @@ class _Job:
 class BatchWriter:
     """Implements :class:`asap_sync.service.ports.Writer`: many units to a transaction."""
 
-    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, engine: Engine, *, max_batch: int = MAX_BATCH, writers: int | None = None
+    ) -> None:
+        """``writers``: batches written at once by this process (default: 1 on SQLite, which
+        has one writer whatever we do; several on PostgreSQL, which orders them itself)."""
         self._engine, self._max_batch = engine, max_batch
         self._queue: list[_Job] = []
         self._queue_lock = threading.Lock()
-        self._writer = threading.Lock()  # held by the thread that writes the current batch
+        if writers is None:
+            writers = 1 if engine.dialect.name == "sqlite" else CONCURRENT_BATCHES
+        # Held by the threads that write the current batches.
+        self._writer = threading.BoundedSemaphore(writers)
         self._directory = MerchantDirectory()
 
     def run(self, expected_version: int | None, work: Callable[[UnitFactory], Any]) -> Any:
