@@ -54,11 +54,6 @@ class SyncCommand:
     goods: tuple[Goods, ...] = ()
     content: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def goods_total_minor(self) -> int:
-        """Sum of the goods prices."""
-        return sum(g.price_minor for g in self.goods)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Rule:

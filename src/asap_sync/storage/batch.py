@@ -14,16 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from asap_sync.storage.engine import write_lock
-from asap_sync.storage.gateway import DirectoryChanged
+from asap_sync.storage.gateway import DirectoryChanged, read_directory_version
 from asap_sync.storage.syncs import MerchantDirectory, SqlSyncRepository
-from asap_sync.storage.tables import directory_version
 
 MAX_BATCH = 64
 CONCURRENT_BATCHES = 4  # per process, on PostgreSQL
-_DIRECTORY_VERSION = select(directory_version.c.version).where(directory_version.c.id == 1)
 
 UnitFactory = Callable[[], "SavepointUnitOfWork"]
 
@@ -122,7 +120,7 @@ class BatchWriter:
             with write_lock(self._engine), self._engine.connect() as conn:
                 try:
                     conn.begin()
-                    current = conn.execute(_DIRECTORY_VERSION).scalar()
+                    current = read_directory_version(conn)
                     for job in batch:
                         _run_one(conn, job, current, self._directory)
                     conn.commit()

@@ -78,6 +78,14 @@ class DirectorySnapshot:
 
 
 _DIRECTORY_VERSION = select(directory_version.c.version).where(directory_version.c.id == 1)
+
+
+def read_directory_version(conn: Connection) -> int | None:
+    """The version of clients, keys, links and contracts, as this connection sees it."""
+    version = conn.execute(_DIRECTORY_VERSION).scalar()
+    return None if version is None else int(version)
+
+
 # One statement: the status and the active keys come from the same snapshot.
 _CLIENT_KEYS = (
     select(clients.c.status, client_keys.c.key_version, client_keys.c.public_key_pem)
@@ -136,7 +144,7 @@ class GatewayStore:
                         confirmed=False,
                     )
         with self._reader() as conn:
-            version = conn.execute(_DIRECTORY_VERSION).scalar()
+            version = read_directory_version(conn)
             client = None if client_id is None else self._client_keys(conn, client_id)
             platform = self._platform_key(conn)
         self._remember(version, client_id, client, platform)
@@ -145,7 +153,7 @@ class GatewayStore:
     def changed_since(self, version: int | None) -> bool:
         """True when clients, keys or platform keys changed after ``version`` was read."""
         with self._reader() as conn:
-            return conn.execute(_DIRECTORY_VERSION).scalar() != version
+            return read_directory_version(conn) != version
 
     def _remember(
         self,
