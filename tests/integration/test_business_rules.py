@@ -245,7 +245,7 @@ class BrokenWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def run(self, expected_version: int | None, work: Any) -> Any:
+    def run(self, expected_version: int | None, work: Any, *, fast: Any = None) -> Any:
         return work(lambda: BrokenLinesUnitOfWork(self.engine))
 
 

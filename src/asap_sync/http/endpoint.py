@@ -29,7 +29,7 @@ from asap_sync.http.gateway import (
     client_key,
 )
 from asap_sync.http.rate_limit import RateLimiter
-from asap_sync.service.accept_sync import AcceptPolicy, accept_sync
+from asap_sync.service.accept_sync import AcceptPolicy, accept_sync, new_pay_fast_path
 from asap_sync.service.ports import SignedRequest, Writer
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.gateway import (
@@ -197,6 +197,7 @@ class SyncEndpoint:
             self.writer.run(
                 attempt.snapshot.version,
                 lambda units: accept_sync(units, command, signed, now=now, policy=self.policy),
+                fast=new_pay_fast_path(command, signed, now=now, policy=self.policy),
             )
         except RuleViolation as violation:
             # Rejections are rare: they confirm the directory with a read of their own.

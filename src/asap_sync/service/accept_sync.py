@@ -21,9 +21,10 @@ from asap_sync.domain.errors import (
     NoValidContract,
     OriginNotFound,
     RefundExceedsOrigin,
+    RuleViolation,
 )
 from asap_sync.domain.idempotency import check_replay
-from asap_sync.domain.model import Contract, SyncCommand, Transaction
+from asap_sync.domain.model import Contract, LineDraft, SyncCommand, Transaction
 from asap_sync.domain.money import format_minor_hkd
 from asap_sync.domain.periods import period_of
 from asap_sync.domain.transactions import (
@@ -35,7 +36,10 @@ from asap_sync.domain.transactions import (
 )
 from asap_sync.service.ports import (
     Binding,
+    FastPath,
+    MerchantContracts,
     NewTransaction,
+    PlannedCreate,
     SignedRequest,
     SyncRepository,
     UnitOfWork,
@@ -86,6 +90,54 @@ def accept_sync(
     return _attempt(uow_factory, command, request, now, policy)
 
 
+def new_pay_fast_path(
+    command: SyncCommand, request: SignedRequest, *, now: datetime, policy: AcceptPolicy
+) -> FastPath[Outcome]:
+    """The common case of :func:`accept_sync` as writes planned ahead: a new pay, under a new
+    requestId, that every rule accepts. A writer may apply them in one statement that first
+    checks the binding and the transaction are both new; in any other case the use case runs."""
+    return FastPath(
+        plan=lambda directory: plan_new_pay(directory, command, request, now=now, policy=policy),
+        value=Outcome.CREATED,
+    )
+
+
+def plan_new_pay(
+    directory: MerchantContracts,
+    command: SyncCommand,
+    request: SignedRequest,
+    *,
+    now: datetime,
+    policy: AcceptPolicy,
+) -> PlannedCreate | None:
+    """What :func:`accept_sync` would write for ``command`` if neither its requestId nor its
+    transaction existed; None when it would not simply create a pay."""
+    if command.direction != "pay":
+        return None
+    contracts = directory.merchant_contracts(command.client_id, command.merchant_id)
+    if contracts is None:
+        return None
+    try:
+        check_not_in_future(command.trans_date, now)
+        check_not_late(command.trans_date, now, policy.late_limit_months)
+        transaction, lines = _new_pay(contracts, command, now, policy)
+    except RuleViolation:
+        return None
+    return PlannedCreate(
+        request=request, binding=_binding(command), transaction=transaction, lines=lines
+    )
+
+
+def _binding(command: SyncCommand) -> Binding:
+    return Binding(
+        client_id=command.client_id,
+        request_id=command.request_id,
+        merchant_id=command.merchant_id,
+        out_trans_id=command.out_trans_id,
+        content=command.content,
+    )
+
+
 def _attempt(
     uow_factory: Callable[[], UnitOfWork],
     command: SyncCommand,
@@ -108,15 +160,8 @@ def _decide(
     policy: AcceptPolicy,
 ) -> Outcome:
     raw_id = repo.add_raw_request(request)
-    binding = Binding(
-        client_id=command.client_id,
-        request_id=command.request_id,
-        merchant_id=command.merchant_id,
-        out_trans_id=command.out_trans_id,
-        content=command.content,
-    )
     # Binding first: a concurrent request with the same key waits here for this one to end.
-    if not repo.bind(binding, raw_id, now):
+    if not repo.bind(_binding(command), raw_id, now):
         bound = repo.get_binding(command.client_id, command.request_id)
         if bound is None:
             raise ConcurrentWrite
@@ -161,36 +206,53 @@ def _create(
         check_goods_within_threshold(
             command.trade_amount_minor, command.goods, contract.effective_threshold_minor
         )
-        amount, lines, origin_id = plan.amount_minor, plan.lines, origin.transaction_id
+        lines: Sequence[LineDraft] = plan.lines
+        new = _new_transaction(
+            command, plan.amount_minor, contract, origin.transaction_id, now, policy
+        )
     else:
-        contract = pick_contract(contracts, command.merchant_id, command.trans_date)
-        check_goods_within_threshold(
-            command.trade_amount_minor, command.goods, contract.effective_threshold_minor
-        )
-        amount = pay_amount_minor(command.trade_amount_minor, command.goods)
-        lines = pay_lines(contract, command.trade_amount_minor, command.goods)
-        origin_id = None
-    new_id = repo.insert_transaction(
-        NewTransaction(
-            merchant_id=command.merchant_id,
-            out_trans_id=command.out_trans_id,
-            client_id=command.client_id,
-            direction=command.direction,
-            origin_id=origin_id,
-            sub_merchant_id=command.sub_merchant_id,
-            store_id=command.store_id,
-            trans_date=command.trans_date,
-            amount_minor=amount,
-            contract_id=contract.contract_id,
-            period=period_of(now, policy.zone),
-            content=command.content,
-            raw_request_id=raw_id,
-            accepted_at=now,
-        )
-    )
+        new, lines = _new_pay(contracts, command, now, policy)
+    new_id = repo.insert_transaction(new, raw_id)
     if new_id is None:
         raise ConcurrentWrite
     repo.add_lines(new_id, lines, now)
+
+
+def _new_pay(
+    contracts: Sequence[Contract], command: SyncCommand, now: datetime, policy: AcceptPolicy
+) -> tuple[NewTransaction, Sequence[LineDraft]]:
+    contract = pick_contract(contracts, command.merchant_id, command.trans_date)
+    check_goods_within_threshold(
+        command.trade_amount_minor, command.goods, contract.effective_threshold_minor
+    )
+    amount = pay_amount_minor(command.trade_amount_minor, command.goods)
+    lines = pay_lines(contract, command.trade_amount_minor, command.goods)
+    return _new_transaction(command, amount, contract, None, now, policy), lines
+
+
+def _new_transaction(
+    command: SyncCommand,
+    amount_minor: int,
+    contract: Contract,
+    origin_id: int | None,
+    now: datetime,
+    policy: AcceptPolicy,
+) -> NewTransaction:
+    return NewTransaction(
+        merchant_id=command.merchant_id,
+        out_trans_id=command.out_trans_id,
+        client_id=command.client_id,
+        direction=command.direction,
+        origin_id=origin_id,
+        sub_merchant_id=command.sub_merchant_id,
+        store_id=command.store_id,
+        trans_date=command.trans_date,
+        amount_minor=amount_minor,
+        contract_id=contract.contract_id,
+        period=period_of(now, policy.zone),
+        content=command.content,
+        accepted_at=now,
+    )
 
 
 def _origin_of(repo: SyncRepository, command: SyncCommand) -> Transaction:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from asap_sync.domain.model import Contract, LineDraft, StoredLine, Transaction
 
@@ -54,11 +54,49 @@ class NewTransaction:
     contract_id: str | None
     period: str
     content: Mapping[str, Any]
-    raw_request_id: int
     accepted_at: datetime
 
 
-class SyncRepository(Protocol):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlannedCreate:
+    """A new transaction's writes, planned before its unit of work runs.
+
+    They hold only while neither the binding nor a transaction with the same
+    (merchantId, outTransId) exists: a store applies them only after checking both in the
+    statement that writes them, and otherwise writes nothing.
+    """
+
+    request: SignedRequest
+    binding: Binding
+    transaction: NewTransaction
+    lines: Sequence[LineDraft]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FastPath(Generic[T]):
+    """A shortcut a writer may take instead of running the use case's work.
+
+    ``plan(contracts)`` returns the writes of the common case (or None when the case is not the
+    common one); a writer that applies them returns ``value`` without running the work. The
+    contracts it reads must be those of the directory version the caller decided with; the
+    writer applies the plan only while that version stands. Whenever the plan is None, raises,
+    or its preconditions do not hold in the database, the work runs as usual, so the shortcut
+    never changes an outcome.
+    """
+
+    plan: Callable[[MerchantContracts], PlannedCreate | None]
+    value: T
+
+
+class MerchantContracts(Protocol):
+    """A merchant's contracts as a client sees them."""
+
+    def merchant_contracts(self, client_id: str, merchant_id: str) -> Sequence[Contract] | None:
+        """The merchant's contracts, or None when the client is not linked to it."""
+        ...
+
+
+class SyncRepository(MerchantContracts, Protocol):
     """What accepting a sync reads and writes, inside one database transaction."""
 
     def add_raw_request(self, request: SignedRequest) -> int: ...
@@ -66,8 +104,6 @@ class SyncRepository(Protocol):
     def bind(self, binding: Binding, raw_request_id: int, now: datetime) -> bool: ...
 
     def get_binding(self, client_id: str, request_id: str) -> Binding | None: ...
-
-    def merchant_contracts(self, client_id: str, merchant_id: str) -> Sequence[Contract] | None: ...
 
     def linked_merchant_has(self, client_id: str, out_trans_id: str, but_not: str) -> bool: ...
 
@@ -79,7 +115,7 @@ class SyncRepository(Protocol):
 
     def reversed_by_line(self, origin_id: int) -> Mapping[int, int]: ...
 
-    def insert_transaction(self, new: NewTransaction) -> int | None: ...
+    def insert_transaction(self, new: NewTransaction, raw_request_id: int) -> int | None: ...
 
     def update_transaction(
         self,
@@ -112,9 +148,14 @@ class Writer(Protocol):
     """Runs a use case's work with unit-of-work factories, on one directory version.
 
     ``expected_version`` is the version of clients and keys the caller decided with: a unit
-    refuses to start when the directory has moved since (``DirectoryChanged``).
+    refuses to start when the directory has moved since (``DirectoryChanged``). A writer may
+    take the ``fast`` path instead of running ``work`` (see :class:`FastPath`), or ignore it.
     """
 
     def run(
-        self, expected_version: int | None, work: Callable[[Callable[[], UnitOfWork]], T]
+        self,
+        expected_version: int | None,
+        work: Callable[[Callable[[], UnitOfWork]], T],
+        *,
+        fast: FastPath[T] | None = None,
     ) -> T: ...

@@ -5,10 +5,18 @@ the disk. A request thread that finds the writer busy queues its unit of work; w
 thread next becomes the writer runs every queued unit in one transaction, each under its own
 savepoint (a rejection rolls back its own savepoint and nothing else), commits once, and only
 then releases the answers. Nothing is answered before it is durable.
+
+On PostgreSQL the syncs that come with a fast path (:class:`asap_sync.service.ports.FastPath`)
+and whose merchant is cached at their directory version are first written as planned
+statements and committed, all in one round trip (:mod:`asap_sync.storage.planned`). The rest,
+and those whose preconditions did not hold, then run the ordinary way in a second
+transaction. If a planned statement fails, none of them is committed and the whole batch runs
+the ordinary way.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,12 +24,15 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 
+from asap_sync.service.ports import FastPath, PlannedCreate
 from asap_sync.storage.engine import write_lock
 from asap_sync.storage.gateway import DirectoryChanged, read_directory_version
-from asap_sync.storage.syncs import MerchantDirectory, SqlSyncRepository
+from asap_sync.storage.planned import commit_planned
+from asap_sync.storage.syncs import MerchantDirectory, NotCached, SqlSyncRepository
+
+log = logging.getLogger("asap_sync.batch")
 
 MAX_BATCH = 64
-CONCURRENT_BATCHES = 4  # per process, on PostgreSQL
 
 UnitFactory = Callable[[], "SavepointUnitOfWork"]
 
@@ -75,6 +86,7 @@ class SavepointUnitOfWork:
 class _Job:
     work: Callable[[UnitFactory], Any]
     expected_version: int | None
+    fast: FastPath[Any] | None = None
     done: bool = False
     value: Any = None
     error: BaseException | None = None
@@ -84,23 +96,40 @@ class BatchWriter:
     """Implements :class:`asap_sync.service.ports.Writer`: many units to a transaction."""
 
     def __init__(
-        self, engine: Engine, *, max_batch: int = MAX_BATCH, writers: int | None = None
+        self,
+        engine: Engine,
+        *,
+        max_batch: int = MAX_BATCH,
+        writers: int = 1,
+        planned: bool | None = None,
     ) -> None:
-        """``writers``: batches written at once by this process (default: 1 on SQLite, which
-        has one writer whatever we do; several on PostgreSQL, which orders them itself)."""
+        """``writers``: batches written at once by this process. One by default: on SQLite
+        there is one writer whatever we do; on PostgreSQL, whose planned batches cost one
+        round trip, a single writer makes the largest batches, and measured faster than two
+        or four (docs/performance.md).
+        ``planned``: take fast paths as planned statements (default, and only possible: on
+        PostgreSQL)."""
         self._engine, self._max_batch = engine, max_batch
+        postgres = engine.dialect.name == "postgresql"
+        if planned and not postgres:
+            raise ValueError("planned statements need PostgreSQL")
+        self._planned = postgres if planned is None else planned
         self._queue: list[_Job] = []
         self._queue_lock = threading.Lock()
-        if writers is None:
-            writers = 1 if engine.dialect.name == "sqlite" else CONCURRENT_BATCHES
         # Held by the threads that write the current batches.
         self._writer = threading.BoundedSemaphore(writers)
         self._directory = MerchantDirectory()
 
-    def run(self, expected_version: int | None, work: Callable[[UnitFactory], Any]) -> Any:
-        """Run ``work(unit_factory)`` in a batch; return its value once the batch is durable,
-        or raise what it raised (or what the commit raised)."""
-        job = _Job(work, expected_version)
+    def run(
+        self,
+        expected_version: int | None,
+        work: Callable[[UnitFactory], Any],
+        *,
+        fast: FastPath[Any] | None = None,
+    ) -> Any:
+        """Run ``work(unit_factory)`` (or take ``fast``) in a batch; return its value once the
+        batch is durable, or raise what it raised (or what the commit raised)."""
+        job = _Job(work, expected_version, fast)
         with self._queue_lock:
             self._queue.append(job)
         while not job.done:
@@ -116,24 +145,68 @@ class BatchWriter:
         return job.value
 
     def _write(self, batch: list[_Job]) -> None:
+        rest = batch
         try:
-            with write_lock(self._engine), self._engine.connect() as conn:
-                try:
-                    conn.begin()
-                    current = read_directory_version(conn)
-                    for job in batch:
-                        _run_one(conn, job, current, self._directory)
-                    conn.commit()
-                except BaseException:
-                    # Never hand a connection with a half-finished transaction back to the pool.
-                    conn.invalidate()
-                    raise
-        except BaseException as exc:  # nothing of the batch is durable
-            for job in batch:
+            if self._planned:
+                rest = self._write_planned(batch)
+            if rest:
+                self._transaction(rest)
+        except BaseException as exc:  # nothing of the rest is durable
+            for job in rest:
                 job.error = exc
         finally:
             for job in batch:
                 job.done = True
+
+    def _transaction(self, batch: list[_Job]) -> None:
+        with write_lock(self._engine), self._engine.connect() as conn:
+            try:
+                conn.begin()
+                current = read_directory_version(conn)
+                for job in batch:
+                    _run_one(conn, job, current, self._directory)
+                conn.commit()
+            except BaseException:
+                # Never hand a connection with a half-finished transaction back to the pool.
+                conn.invalidate()
+                raise
+
+    def _write_planned(self, batch: list[_Job]) -> list[_Job]:
+        """Write and commit the jobs whose fast path applies; the jobs left to run."""
+        planned: list[tuple[_Job, PlannedCreate, int]] = []
+        for job in batch:
+            if job.fast is None or job.expected_version is None:
+                continue
+            try:
+                plan = job.fast.plan(self._directory.at(job.expected_version))
+            except NotCached:  # the ordinary way reads and caches it
+                continue
+            except Exception:
+                log.exception("could not plan a sync; it takes the ordinary way")
+                continue
+            if plan is not None:
+                planned.append((job, plan, job.expected_version))
+        if not planned:
+            return batch
+        try:
+            with self._engine.connect() as conn:
+                try:
+                    written = commit_planned(conn, [(plan, v) for _, plan, v in planned])
+                except BaseException:
+                    conn.invalidate()
+                    raise
+        except Exception as exc:
+            # A concurrent twin, or a failure: nothing was committed (or, if the connection
+            # broke during COMMIT, the ordinary way finds the bindings and answers replays).
+            log.info("planned writes rolled back, the batch takes the ordinary way: %r", exc)
+            return batch
+        done = set()
+        for (job, _, _), ok in zip(planned, written, strict=True):
+            if ok:
+                assert job.fast is not None
+                job.value = job.fast.value
+                done.add(job)
+        return [job for job in batch if job not in done]
 
 
 def _run_one(

@@ -39,6 +39,11 @@ def dump_content(content: Mapping[str, Any]) -> str:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
 
 
+def dump_headers(headers: Mapping[str, str]) -> str:
+    """The received headers as stored with the raw request."""
+    return json.dumps(dict(headers), ensure_ascii=False)
+
+
 def _on_conflict_do_nothing(table: Any, returning: Any) -> dict[str, Any]:
     """``INSERT … ON CONFLICT DO NOTHING RETURNING``, per dialect: it waits for an in-flight
     twin (same unique key, uncommitted) and then yields to it."""
@@ -209,6 +214,10 @@ class MerchantDirectory:
                 return _MISSING
             return self._entries.get(key, _MISSING)
 
+    def at(self, version: int) -> CachedContracts:
+        """The cache as of ``version``, without the database: a miss raises ``NotCached``."""
+        return CachedContracts(self, version)
+
     def put(self, version: int | None, key: tuple[str, str], value: Any) -> None:
         """Remember what was read at ``version``."""
         if version is None:
@@ -220,6 +229,23 @@ class MerchantDirectory:
             if len(self._entries) >= MAX_CACHED_MERCHANTS:
                 self._entries.clear()
             self._entries[key] = value
+
+
+class NotCached(LookupError):
+    """The merchant's link and contracts are not cached at that directory version."""
+
+
+class CachedContracts:
+    """Implements :class:`asap_sync.service.ports.MerchantContracts` from the cache alone."""
+
+    def __init__(self, directory: MerchantDirectory, version: int) -> None:
+        self._directory, self._version = directory, version
+
+    def merchant_contracts(self, client_id: str, merchant_id: str) -> Sequence[Contract] | None:
+        found = self._directory.get(self._version, (client_id, merchant_id))
+        if found is _MISSING:
+            raise NotCached(f"{client_id}/{merchant_id} at directory version {self._version}")
+        return cast("tuple[Contract, ...] | None", found)
 
 
 class SqlSyncRepository:
@@ -249,7 +275,7 @@ class SqlSyncRepository:
                 "path": request.path,
                 "request_time": request.request_time,
                 "signature": request.signature,
-                "headers": json.dumps(dict(request.headers), ensure_ascii=False),
+                "headers": dump_headers(request.headers),
                 "body": request.body,
                 "received_at": request.received_at,
             },
@@ -349,7 +375,7 @@ class SqlSyncRepository:
         )
         return {int(line_id): -int(total) for line_id, total in rows}
 
-    def insert_transaction(self, new: NewTransaction) -> int | None:
+    def insert_transaction(self, new: NewTransaction, raw_request_id: int) -> int | None:
         values = {
             "merchant_id": new.merchant_id,
             "out_trans_id": new.out_trans_id,
@@ -364,7 +390,7 @@ class SqlSyncRepository:
             "status": CommissionStatus.PENDING.value,
             "period": new.period,
             "content": dump_content(new.content),
-            "raw_request_id": new.raw_request_id,
+            "raw_request_id": raw_request_id,
             "revision": 1,
             "accepted_at": new.accepted_at,
             "updated_at": new.accepted_at,
