@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from asap_sync.service.ports import SignedRequest
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage import batch, planned
 from asap_sync.storage.batch import BatchWriter
+from asap_sync.storage.engine import make_engine
 from asap_sync.storage.tables import (
     clients,
     commission_lines,
@@ -28,13 +31,12 @@ from asap_sync.wire.messages import parse_sync_body
 from tests.integration.conftest import NOW, Platform
 from tests.kit import CLIENT_ID, T0, encode, register, sync_body
 
-TABLES = (raw_requests, request_bindings, transactions, commission_lines)
+# A PostgreSQL path: the tests run on PostgreSQL only (and skip without it, like the others).
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 @pytest.fixture
 def pg(engine: Engine) -> Platform:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("planned writes are a PostgreSQL path")
     register(engine)
     platform = Platform(engine)
     assert platform.send(sync_body(requestId="warm", outTransId="WARM")).success  # caches
@@ -171,21 +173,31 @@ def test_a_pay_planned_before_the_directory_moved_is_decided_again(
 def test_a_failing_planned_statement_commits_nothing_and_the_batch_runs_the_ordinary_way(
     pg: Platform, calls: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = planned._parameters
+    real = planned.planned_row
 
-    def too_long(plan: Any, version: int) -> dict[str, Any]:
-        values = real(plan, version)
-        if plan.binding.request_id == "req-bad":
-            values["out_trans_id"] = "x" * 65  # longer than the column: the statement fails
-        return values
+    def too_long(plan: Any, version: int) -> planned.PlannedRow:
+        row = real(plan, version)
+        if plan.binding.request_id == "req-bad":  # longer than the column: the insert fails
+            return replace(row, json=row.json.replace('"T-req-bad"', '"' + "x" * 65 + '"'))
+        return row
 
-    monkeypatch.setattr(planned, "_parameters", too_long)
+    monkeypatch.setattr(batch, "planned_row", too_long)
     results = send_in_one_batch(pg, ["req-good", "req-bad"])
     assert all(r.success for r in results)
     assert len(calls) == 1 and isinstance(calls[0], Exception)
     with pg.engine.connect() as conn:
         stored = sorted(conn.execute(select(transactions.c.out_trans_id)).scalars())
     assert stored == ["T-req-bad", "T-req-good", "WARM", "WARM-2"]
+
+
+def test_twins_in_one_batch_are_planned_once_and_the_second_replays(
+    pg: Platform, calls: list[Any]
+) -> None:
+    results = send_in_one_batch(pg, ["req-same", "req-same"])
+    assert all(r.success for r in results)
+    assert calls == [[True]]  # the second waited for the ordinary way, and replayed
+    assert count(pg.engine, transactions) == 3  # WARM, WARM-2 and T-req-same
+    assert count(pg.engine, request_bindings) == 3
 
 
 def send_in_one_batch(pg: Platform, request_ids: list[str]) -> list[Any]:
@@ -289,10 +301,14 @@ def wait_for(condition: Any) -> None:
         time.sleep(0.02)
 
 
-def test_planned_writes_need_postgresql(engine: Engine) -> None:
-    if engine.dialect.name == "postgresql":
-        assert BatchWriter(engine)._planned
-    else:
-        assert not BatchWriter(engine)._planned
+def test_planned_writes_are_the_default_on_postgresql_and_refused_on_sqlite(
+    engine: Engine, tmp_path: Path
+) -> None:
+    assert BatchWriter(engine)._planned
+    sqlite = make_engine(f"sqlite:///{tmp_path / 'planned.sqlite3'}")
+    try:
+        assert not BatchWriter(sqlite)._planned
         with pytest.raises(ValueError, match="PostgreSQL"):
-            BatchWriter(engine, planned=True)
+            BatchWriter(sqlite, planned=True)
+    finally:
+        sqlite.dispose()

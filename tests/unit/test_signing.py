@@ -8,6 +8,7 @@ import textwrap
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote_to_bytes
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -410,3 +411,12 @@ def test_a_key_with_an_unknown_algorithm_identifier_is_refused_with_key_format_e
         load_public_key(_with_unknown_algorithm_oid(public_der))
     with pytest.raises(KeyFormatError):
         load_private_key(_with_unknown_algorithm_oid(private_der))
+
+
+@given(st.text(max_size=80) | st.binary(max_size=300).map(lambda b: base64.b64encode(b).decode()))
+def test_url_encoding_is_percent_encoding_of_every_character_but_the_unreserved(
+    value: str,
+) -> None:
+    # The fast path for base64 must agree with the general percent-encoding it replaces.
+    assert url_encode_signature(value) == quote(value, safe="")
+    assert url_decode_signature(value) == unquote_to_bytes(value).decode("ascii", "replace")

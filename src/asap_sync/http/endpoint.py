@@ -166,10 +166,8 @@ class SyncEndpoint:
     ) -> SyncResult:
         check_shape(request, self.body_limit)
         attempt.snapshot = self.gateway.snapshot(client_id, fresh=attempt.fresh)
-        key_version, public_key = client_key(
-            attempt.snapshot, client_id, request.headers["signature"]
-        )
-        check_signature(request, client_id, public_key)
+        key = client_key(attempt.snapshot, client_id, request.headers["signature"])
+        check_signature(request, client_id, key)
         check_time(request.headers["request-time"], now, self.time_window)
         if self.rate_limiter is not None and not self.rate_limiter.allow(client_id):
             raise Rejected(
@@ -183,7 +181,7 @@ class SyncEndpoint:
         attempt.request_id = body.request_id
         signed = SignedRequest(
             client_id=client_id,
-            key_version=key_version,
+            key_version=key.version,
             method=request.method,
             path=request.path,
             request_time=request.headers["request-time"],

@@ -14,6 +14,7 @@ from asap_sync.wire import (
     KeyFormatError,
     RequestTimeError,
     ResultCode,
+    SignatureHeader,
     SignatureHeaderError,
     format_response_time,
     load_public_key,
@@ -80,9 +81,16 @@ def check_shape(request: RawRequest, body_limit: int) -> None:
         )
 
 
-def client_key(
-    snapshot: DirectorySnapshot, client_id: str, signature: str
-) -> tuple[int, rsa.RSAPublicKey]:
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    """The key a request is to be verified with, and the Signature header that named it."""
+
+    version: int
+    public_key: rsa.RSAPublicKey
+    header: SignatureHeader
+
+
+def client_key(snapshot: DirectorySnapshot, client_id: str, signature: str) -> ClientKey:
     """The active key the Signature header names (its newest when it names none)."""
     client = snapshot.client
     if client is None or not client.active:
@@ -101,14 +109,14 @@ def client_key(
             f"keyVersion {requested or '(newest)'} is not an active key of {client_id}",
         )
     try:
-        return found[0], _public_key(found[1])
+        return ClientKey(found[0], _public_key(found[1]), header)
     except KeyFormatError as exc:
         raise RuntimeError(f"stored key {client_id}/{found[0]} is unreadable") from exc
 
 
-def check_signature(request: RawRequest, client_id: str, public_key: rsa.RSAPublicKey) -> None:
+def check_signature(request: RawRequest, client_id: str, key: ClientKey) -> None:
     """RSA256 over ``<METHOD> <PATH>\\n<Client-Id>.<Request-Time>.<body as received>``."""
-    header = parse_signature_header(request.headers["signature"])
+    header = key.header
     if not header.algorithm_supported:
         raise Rejected(
             ResultCode.INVALID_SIGNATURE,
@@ -117,7 +125,7 @@ def check_signature(request: RawRequest, client_id: str, public_key: rsa.RSAPubl
     content = signing_content(
         request.method, request.path, client_id, request.headers["request-time"], request.body
     )
-    if not verify(content, header.signature, public_key):
+    if not verify(content, header.signature, key.public_key):
         raise Rejected(
             ResultCode.INVALID_SIGNATURE,
             "signature does not verify over '<METHOD> <PATH>\\n<Client-Id>.<Request-Time>."

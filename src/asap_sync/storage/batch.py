@@ -24,10 +24,10 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 
-from asap_sync.service.ports import FastPath, PlannedCreate
+from asap_sync.service.ports import FastPath
 from asap_sync.storage.engine import write_lock
 from asap_sync.storage.gateway import DirectoryChanged, read_directory_version
-from asap_sync.storage.planned import commit_planned
+from asap_sync.storage.planned import PlannedRow, commit_planned, planned_row
 from asap_sync.storage.syncs import MerchantDirectory, NotCached, SqlSyncRepository
 
 log = logging.getLogger("asap_sync.batch")
@@ -87,6 +87,7 @@ class _Job:
     work: Callable[[UnitFactory], Any]
     expected_version: int | None
     fast: FastPath[Any] | None = None
+    planned: PlannedRow | None = None
     done: bool = False
     value: Any = None
     error: BaseException | None = None
@@ -130,6 +131,9 @@ class BatchWriter:
         """Run ``work(unit_factory)`` (or take ``fast``) in a batch; return its value once the
         batch is durable, or raise what it raised (or what the commit raised)."""
         job = _Job(work, expected_version, fast)
+        if self._planned:
+            # Planned here, in the request's own thread: the batch's writer only sends.
+            job.planned = self._plan(job)
         with self._queue_lock:
             self._queue.append(job)
         while not job.done:
@@ -171,37 +175,51 @@ class BatchWriter:
                 conn.invalidate()
                 raise
 
+    def _plan(self, job: _Job) -> PlannedRow | None:
+        """The job's planned row, if its fast path applies."""
+        if job.fast is None or job.expected_version is None:
+            return None
+        try:
+            plan = job.fast.plan(self._directory.at(job.expected_version))
+        except NotCached:  # the ordinary way reads and caches it
+            return None
+        except Exception:
+            log.exception("could not plan a sync; it takes the ordinary way")
+            return None
+        return None if plan is None else planned_row(plan, job.expected_version)
+
     def _write_planned(self, batch: list[_Job]) -> list[_Job]:
-        """Write and commit the jobs whose fast path applies; the jobs left to run."""
-        planned: list[tuple[_Job, PlannedCreate, int]] = []
+        """Write and commit the planned jobs; the jobs left to run the ordinary way."""
+        planned: list[tuple[_Job, PlannedRow]] = []
+        bindings: set[tuple[str, str]] = set()
+        transactions: set[tuple[str, str]] = set()
         for job in batch:
-            if job.fast is None or job.expected_version is None:
+            row = job.planned
+            # A second sync with the same key waits for the ordinary way, after the first.
+            if row is None or row.binding_key in bindings or row.transaction_key in transactions:
                 continue
-            try:
-                plan = job.fast.plan(self._directory.at(job.expected_version))
-            except NotCached:  # the ordinary way reads and caches it
-                continue
-            except Exception:
-                log.exception("could not plan a sync; it takes the ordinary way")
-                continue
-            if plan is not None:
-                planned.append((job, plan, job.expected_version))
+            bindings.add(row.binding_key)
+            transactions.add(row.transaction_key)
+            planned.append((job, row))
         if not planned:
             return batch
         try:
-            with self._engine.connect() as conn:
-                try:
-                    written = commit_planned(conn, [(plan, v) for _, plan, v in planned])
-                except BaseException:
-                    conn.invalidate()
-                    raise
+            # The pool's driver connection as it is: no SQLAlchemy transaction around it.
+            driver = self._engine.raw_connection()
+            try:
+                written = commit_planned(driver.dbapi_connection, [row for _, row in planned])
+            except BaseException:
+                driver.invalidate()
+                raise
+            finally:
+                driver.close()
         except Exception as exc:
             # A concurrent twin, or a failure: nothing was committed (or, if the connection
             # broke during COMMIT, the ordinary way finds the bindings and answers replays).
             log.info("planned writes rolled back, the batch takes the ordinary way: %r", exc)
             return batch
         done = set()
-        for (job, _, _), ok in zip(planned, written, strict=True):
+        for (job, _), ok in zip(planned, written, strict=True):
             if ok:
                 assert job.fast is not None
                 job.value = job.fast.value

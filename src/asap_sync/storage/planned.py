@@ -1,21 +1,23 @@
-"""Planned new transactions, written and committed in one round trip, on PostgreSQL.
+"""Planned new transactions: a batch of them written and committed in one round trip, on
+PostgreSQL.
 
 The ordinary path of a sync costs seven round trips inside its batch (savepoint, raw request,
 binding, existence check, transaction, lines, release), plus the batch's own. For the common
-case, a new pay under a new requestId (:class:`asap_sync.service.ports.PlannedCreate`), one
-statement does it all:
+case, a new pay under a new requestId (:class:`asap_sync.service.ports.PlannedCreate`), each
+sync becomes one JSON object (:func:`planned_row`, built in the request's own thread), and one
+statement writes every planned sync of a batch:
 
-- ``fresh``: the directory is still at the version the pay was planned with, and neither the
-  binding nor a transaction with the same (merchant, outTransId) is visible; otherwise the
-  statement writes nothing and the sync takes the ordinary path afterwards;
-- the raw request, the binding, the transaction and its lines, each inserted from the row
-  before it.
+- ``fresh``: the syncs whose directory version still stands, and for which neither the binding
+  nor a transaction with the same (merchant, outTransId) is visible; each gets its raw request
+  and transaction ids from their sequences. The others write nothing and take the ordinary
+  path afterwards;
+- the raw requests, the bindings, the transactions and their lines, inserted from ``fresh``.
 
-The statements of a batch and its ``COMMIT`` go to the server in one pipeline. There is no
-``ON CONFLICT`` and no savepoint: a concurrent twin that took the binding or the transaction
-after ``fresh`` looked makes its insert fail, which aborts the pipeline and rolls everything
-back; the caller then runs the whole batch the ordinary way. So a planned statement either
-writes everything of its sync or nothing, and a batch commits only whole statements.
+The statement and the ``COMMIT`` go to the server in one pipeline. There is no
+``ON CONFLICT`` and no savepoint: a concurrent twin that took a binding or a transaction after
+``fresh`` looked makes the insert fail, which rolls the whole statement back; the caller then
+runs the batch the ordinary way. So every planned sync of a batch is written entirely or not
+at all. The caller sends no two syncs with the same binding or transaction key in one batch.
 
 PostgreSQL only: SQLite has no data-modifying ``WITH``, and its single writer gains nothing from
 fewer round trips.
@@ -23,11 +25,11 @@ fewer round trips.
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy import Connection
 
 from asap_sync.domain.model import CommissionStatus
 from asap_sync.service.ports import PlannedCreate
@@ -40,65 +42,35 @@ from asap_sync.storage.tables import (
     transactions,
 )
 
-
-def _typed(columns: dict[str, str]) -> tuple[str, str]:
-    """The column list, and the matching list of typed parameters (or SQL in parentheses).
-
-    A ``binding_`` prefix names the binding's own parameter for a column.
-    """
-    names = ", ".join(name.removeprefix("binding_") for name in columns)
-    values = ", ".join(
-        value if value.startswith("(") else f"CAST(%({name})s AS {value})"
-        for name, value in columns.items()
-    )
-    return names, values
-
-
-_RAW_NAMES, _RAW_VALUES = _typed(
-    {
-        "client_id": "text",
-        "key_version": "integer",
-        "method": "text",
-        "path": "text",
-        "request_time": "text",
-        "signature": "text",
-        "headers": "text",
-        "body": "bytea",
-        "received_at": "timestamptz",
-    }
-)
-_BIND_NAMES, _BIND_VALUES = _typed(
-    {
-        "client_id": "text",
-        "request_id": "text",
-        "merchant_id": "text",
-        "out_trans_id": "text",
-        "binding_content": "text",
-        "raw_request_id": "(raw.raw_request_id)",
-        "created_at": "timestamptz",
-    }
-)
-_TRANSACTION_NAMES, _TRANSACTION_VALUES = _typed(
-    {
-        "merchant_id": "text",
-        "out_trans_id": "text",
-        "client_id": "text",
-        "direction": "text",
-        "sub_merchant_id": "text",
-        "store_id": "text",
-        "trans_date": "timestamptz",
-        "amount_minor": "bigint",
-        "contract_id": "text",
-        "status": "text",
-        "period": "text",
-        "content": "text",
-        "raw_request_id": "(bound.raw_request_id)",
-        "revision": "(1)",
-        "accepted_at": "timestamptz",
-        "updated_at": "timestamptz",
-    }
-)
-# The lines travel as one JSON array of objects, read back as rows by json_to_recordset.
+# Every field of a planned sync, as json_to_recordset reads it (``body`` travels as base64).
+_FIELDS = {
+    "directory_version": "bigint",
+    "client_id": "text",
+    "key_version": "integer",
+    "method": "text",
+    "path": "text",
+    "request_time": "text",
+    "signature": "text",
+    "headers": "text",
+    "body": "text",
+    "received_at": "timestamptz",
+    "request_id": "text",
+    "merchant_id": "text",
+    "out_trans_id": "text",
+    "binding_content": "text",
+    "created_at": "timestamptz",
+    "direction": "text",
+    "sub_merchant_id": "text",
+    "store_id": "text",
+    "trans_date": "timestamptz",
+    "amount_minor": "bigint",
+    "contract_id": "text",
+    "status": "text",
+    "period": "text",
+    "content": "text",
+    "accepted_at": "timestamptz",
+    "lines": "json",
+}
 _LINE_FIELDS = {
     "line_no": "integer",
     "contract_id": "text",
@@ -109,81 +81,113 @@ _LINE_FIELDS = {
     "goods_index": "integer",
     "goods_code": "text",
 }
-_LINE_NAMES = ", ".join(_LINE_FIELDS)
-_LINE_RECORD = ", ".join(f"{name} {kind}" for name, kind in _LINE_FIELDS.items())
+# Each table's columns, and what they are taken from (a field of ``fresh`` by default).
+_RAW = {
+    "raw_request_id": None,
+    "client_id": None,
+    "key_version": None,
+    "method": None,
+    "path": None,
+    "request_time": None,
+    "signature": None,
+    "headers": None,
+    "body": "decode(fresh.body, 'base64')",
+    "received_at": None,
+}
+_BINDING = {
+    "client_id": None,
+    "request_id": None,
+    "merchant_id": None,
+    "out_trans_id": None,
+    "content": "fresh.binding_content",
+    "raw_request_id": None,
+    "created_at": None,
+}
+_TRANSACTION = {
+    "transaction_id": None,
+    "merchant_id": None,
+    "out_trans_id": None,
+    "client_id": None,
+    "direction": None,
+    "sub_merchant_id": None,
+    "store_id": None,
+    "trans_date": None,
+    "amount_minor": None,
+    "contract_id": None,
+    "status": None,
+    "period": None,
+    "content": None,
+    "raw_request_id": None,
+    "revision": "1",
+    "accepted_at": None,
+    "updated_at": "fresh.accepted_at",
+}
+_LINE = {
+    "transaction_id": "fresh.transaction_id",
+    **{name: f"line.{name}" for name in _LINE_FIELDS},
+    "created_at": "fresh.created_at",
+}
+
+
+def _insert(table: str, columns: Mapping[str, str | None], source: str) -> str:
+    names = ", ".join(columns)
+    values = ", ".join(value or f"fresh.{name}" for name, value in columns.items())
+    return f"INSERT INTO {table} ({names}) SELECT {values} FROM {source}"
+
+
+def _record(fields: dict[str, str]) -> str:
+    return ", ".join(f"{name} {kind}" for name, kind in fields.items())
+
+
+def _next_id(table: str, column: str) -> str:
+    return f"nextval(pg_get_serial_sequence('{table}', '{column}'))"
+
 
 CREATE_IF_NEW = f"""
-WITH fresh AS (
-    SELECT 1 AS fresh
-    WHERE (SELECT version FROM {directory_version.name} WHERE id = 1)
-          = CAST(%(directory_version)s AS bigint)
+WITH input AS (
+    SELECT * FROM json_to_recordset(CAST(%(syncs)s AS json)) AS input({_record(_FIELDS)})
+), fresh AS (
+    SELECT input.*,
+           {_next_id(raw_requests.name, "raw_request_id")} AS raw_request_id,
+           {_next_id(transactions.name, "transaction_id")} AS transaction_id
+    FROM input
+    WHERE input.directory_version = (SELECT version FROM {directory_version.name} WHERE id = 1)
       AND NOT EXISTS (
-        SELECT 1 FROM {request_bindings.name}
-        WHERE client_id = CAST(%(client_id)s AS text)
-          AND request_id = CAST(%(request_id)s AS text)
+        SELECT 1 FROM {request_bindings.name} AS b
+        WHERE b.client_id = input.client_id AND b.request_id = input.request_id
     ) AND NOT EXISTS (
-        SELECT 1 FROM {transactions.name}
-        WHERE merchant_id = CAST(%(merchant_id)s AS text)
-          AND out_trans_id = CAST(%(out_trans_id)s AS text)
+        SELECT 1 FROM {transactions.name} AS t
+        WHERE t.merchant_id = input.merchant_id AND t.out_trans_id = input.out_trans_id
     )
 ), raw AS (
-    INSERT INTO {raw_requests.name} ({_RAW_NAMES})
-    SELECT {_RAW_VALUES} FROM fresh
-    RETURNING raw_request_id
+    {_insert(raw_requests.name, _RAW, "fresh")}
 ), bound AS (
-    INSERT INTO {request_bindings.name} ({_BIND_NAMES})
-    SELECT {_BIND_VALUES} FROM raw
-    RETURNING raw_request_id
+    {_insert(request_bindings.name, _BINDING, "fresh")}
 ), created AS (
-    INSERT INTO {transactions.name} ({_TRANSACTION_NAMES})
-    SELECT {_TRANSACTION_VALUES} FROM bound
-    RETURNING transaction_id
+    {_insert(transactions.name, _TRANSACTION, "fresh")}
 ), lines AS (
-    INSERT INTO {commission_lines.name} (transaction_id, {_LINE_NAMES}, created_at)
-    SELECT created.transaction_id, {_LINE_NAMES}, CAST(%(created_at)s AS timestamptz)
-    FROM created
-    CROSS JOIN json_to_recordset(CAST(%(lines)s AS json)) AS line({_LINE_RECORD})
+    {_insert(commission_lines.name, _LINE, "fresh")}
+    CROSS JOIN json_to_recordset(fresh.lines) AS line({_record(_LINE_FIELDS)})
 )
-SELECT count(*) FROM created
+SELECT client_id, request_id FROM fresh
 """
 
 
-def commit_planned(conn: Connection, planned: Sequence[tuple[PlannedCreate, int]]) -> list[bool]:
-    """Write each planned transaction (with the directory version it was planned at) whose
-    preconditions hold, and commit, in one pipeline; which ones were written.
+@dataclass(frozen=True, slots=True)
+class PlannedRow:
+    """A planned sync as the statement reads it, with the keys that must be new."""
 
-    ``conn`` must not be in a transaction. Raises, with nothing written, if any statement
-    failed; the connection is then rolled back.
-    """
-    if not planned:
-        return []
-    driver: Any = conn.connection.dbapi_connection  # psycopg: pipeline() is its own
-    cursor = driver.cursor()
-    try:
-        with driver.pipeline():
-            cursor.executemany(
-                CREATE_IF_NEW,
-                [_parameters(plan, version) for plan, version in planned],
-                returning=True,
-            )
-            driver.commit()
-        written = []
-        while True:
-            written.append(cursor.fetchone()[0] == 1)
-            if not cursor.nextset():
-                break
-        return written
-    except BaseException:
-        driver.rollback()
-        raise
-    finally:
-        cursor.close()
+    binding_key: tuple[str, str]  # (client_id, request_id)
+    transaction_key: tuple[str, str]  # (merchant_id, out_trans_id)
+    json: str
 
 
-def _parameters(planned: PlannedCreate, version: int) -> dict[str, Any]:
+def planned_row(planned: PlannedCreate, version: int) -> PlannedRow:
+    """A planned transaction and the directory version its plan was made at, as one JSON
+    object of the statement's input."""
     request, binding, new = planned.request, planned.binding, planned.transaction
-    lines, content = planned.lines, dump_content(new.content)
-    return {
+    content = dump_content(new.content)
+    row = {
         "directory_version": version,
         "client_id": request.client_id,
         "key_version": request.key_version,
@@ -192,27 +196,54 @@ def _parameters(planned: PlannedCreate, version: int) -> dict[str, Any]:
         "request_time": request.request_time,
         "signature": request.signature,
         "headers": dump_headers(request.headers),
-        "body": request.body,
-        "received_at": request.received_at,
+        "body": base64.b64encode(request.body).decode("ascii"),
+        "received_at": request.received_at.isoformat(),
         "request_id": binding.request_id,
         "merchant_id": new.merchant_id,
         "out_trans_id": new.out_trans_id,
-        "content": content,
+        # The binding and the transaction hold the same normalised content.
         "binding_content": (
             content if binding.content is new.content else dump_content(binding.content)
         ),
-        "created_at": new.accepted_at,
+        "created_at": new.accepted_at.isoformat(),
         "direction": new.direction,
         "sub_merchant_id": new.sub_merchant_id,
         "store_id": new.store_id,
-        "trans_date": new.trans_date,
+        "trans_date": new.trans_date.isoformat(),
         "amount_minor": new.amount_minor,
         "contract_id": new.contract_id,
         "status": CommissionStatus.PENDING.value,
         "period": new.period,
-        "accepted_at": new.accepted_at,
-        "updated_at": new.accepted_at,
-        "lines": json.dumps(
-            [{name: getattr(line, name) for name in _LINE_FIELDS} for line in lines]
-        ),
+        "content": content,
+        "accepted_at": new.accepted_at.isoformat(),
+        "lines": [{name: getattr(line, name) for name in _LINE_FIELDS} for line in planned.lines],
     }
+    return PlannedRow(
+        binding_key=(binding.client_id, binding.request_id),
+        transaction_key=(new.merchant_id, new.out_trans_id),
+        json=json.dumps(row, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def commit_planned(driver: Any, rows: Sequence[PlannedRow]) -> list[bool]:
+    """Write every planned row whose preconditions hold, and commit, in one pipeline; which
+    ones were written. No two rows may share a key.
+
+    ``driver``: a psycopg connection (``pipeline()`` is its own), not in a transaction.
+    Raises, with nothing written, if the statement failed; the connection is then rolled back.
+    """
+    if not rows:
+        return []
+    syncs = "[" + ",".join(row.json for row in rows) + "]"
+    cursor = driver.cursor()
+    try:
+        with driver.pipeline():
+            cursor.execute(CREATE_IF_NEW, {"syncs": syncs})
+            driver.commit()
+        written = {(client_id, request_id) for client_id, request_id in cursor.fetchall()}
+    except BaseException:
+        driver.rollback()
+        raise
+    finally:
+        cursor.close()
+    return [row.binding_key in written for row in rows]
