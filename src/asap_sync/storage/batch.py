@@ -119,6 +119,9 @@ class BatchWriter:
         self._queue_lock = threading.Lock()
         # Held by the threads that write the current batches.
         self._writer = threading.BoundedSemaphore(writers)
+        # The planned writes' driver connections, kept out of the pool between batches:
+        # a checkout and its reset cost as much as building a batch's statement.
+        self._drivers: list[Any] = []
         self._directory = MerchantDirectory()
 
     def run(
@@ -204,15 +207,7 @@ class BatchWriter:
         if not planned:
             return batch
         try:
-            # The pool's driver connection as it is: no SQLAlchemy transaction around it.
-            driver = self._engine.raw_connection()
-            try:
-                written = commit_planned(driver.dbapi_connection, [row for _, row in planned])
-            except BaseException:
-                driver.invalidate()
-                raise
-            finally:
-                driver.close()
+            written = self._commit_planned([row for _, row in planned])
         except Exception as exc:
             # A concurrent twin, or a failure: nothing was committed (or, if the connection
             # broke during COMMIT, the ordinary way finds the bindings and answers replays).
@@ -225,6 +220,21 @@ class BatchWriter:
                 job.value = job.fast.value
                 done.add(job)
         return [job for job in batch if job not in done]
+
+    def _commit_planned(self, rows: list[PlannedRow]) -> list[bool]:
+        with self._queue_lock:
+            driver = self._drivers.pop() if self._drivers else None
+        if driver is None:
+            driver = self._engine.raw_connection()
+        try:
+            written = commit_planned(driver.dbapi_connection, rows)
+        except BaseException:
+            driver.invalidate()  # its state is unknown: never used again
+            driver.close()
+            raise
+        with self._queue_lock:
+            self._drivers.append(driver)
+        return written
 
 
 def _run_one(

@@ -140,7 +140,9 @@ def _record(fields: dict[str, str]) -> str:
 
 
 def _next_id(table: str, column: str) -> str:
-    return f"nextval(pg_get_serial_sequence('{table}', '{column}'))"
+    # The sequence PostgreSQL made for the BIGSERIAL column (migration 0001), resolved once
+    # when the statement is prepared rather than looked up for every row.
+    return f"nextval('{table}_{column}_seq'::regclass)"
 
 
 CREATE_IF_NEW = f"""
