@@ -154,13 +154,15 @@ WITH input AS (
            {_next_id(transactions.name, "transaction_id")} AS transaction_id
     FROM input
     WHERE input.directory_version = (SELECT version FROM {directory_version.name} WHERE id = 1)
-      AND NOT EXISTS (
+      -- Scalar subqueries rather than NOT EXISTS: each stays one probe of a unique index per
+      -- row, where an anti-join planned while the tables were small could scan them.
+      AND (
         SELECT 1 FROM {request_bindings.name} AS b
         WHERE b.client_id = input.client_id AND b.request_id = input.request_id
-    ) AND NOT EXISTS (
+    ) IS NULL AND (
         SELECT 1 FROM {transactions.name} AS t
         WHERE t.merchant_id = input.merchant_id AND t.out_trans_id = input.out_trans_id
-    )
+    ) IS NULL
 ), raw AS (
     {_insert(raw_requests.name, _RAW, "fresh")}
 ), bound AS (

@@ -214,11 +214,13 @@ rejections = Table(
 
 # --- Settlement (migration 0002): periods, sealed statements and their lines ---
 
-# Closing a period claims one merchant's PENDING transactions at a time.
+# Closing a period claims one merchant's PENDING transactions at a time. Led by status, not
+# by merchant_id, so that it can never stand in for the unique (merchant_id, out_trans_id)
+# index in a lookup of one transaction (migration 0005).
 Index(
-    "ix_transactions_merchant_id_status_period",
-    transactions.c.merchant_id,
+    "ix_transactions_status_merchant_id_period",
     transactions.c.status,
+    transactions.c.merchant_id,
     transactions.c.period,
 )
 
