@@ -33,7 +33,7 @@ from typing import Any
 
 from asap_sync.domain.model import CommissionStatus
 from asap_sync.service.ports import PlannedCreate
-from asap_sync.storage.syncs import dump_content, dump_headers
+from asap_sync.storage.syncs import dump_content, raw_request_row
 from asap_sync.storage.tables import (
     commission_lines,
     directory_version,
@@ -193,13 +193,7 @@ def planned_row(planned: PlannedCreate, version: int) -> PlannedRow:
     content = dump_content(new.content)
     row = {
         "directory_version": version,
-        "client_id": request.client_id,
-        "key_version": request.key_version,
-        "method": request.method,
-        "path": request.path,
-        "request_time": request.request_time,
-        "signature": request.signature,
-        "headers": dump_headers(request.headers),
+        **raw_request_row(request),
         "body": base64.b64encode(request.body).decode("ascii"),
         "received_at": request.received_at.isoformat(),
         "request_id": binding.request_id,

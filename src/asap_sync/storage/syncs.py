@@ -44,6 +44,21 @@ def dump_headers(headers: Mapping[str, str]) -> str:
     return json.dumps(dict(headers), ensure_ascii=False)
 
 
+def raw_request_row(request: SignedRequest) -> dict[str, Any]:
+    """The ``raw_requests`` row of a signed request (without its id)."""
+    return {
+        "client_id": request.client_id,
+        "key_version": request.key_version,
+        "method": request.method,
+        "path": request.path,
+        "request_time": request.request_time,
+        "signature": request.signature,
+        "headers": dump_headers(request.headers),
+        "body": request.body,
+        "received_at": request.received_at,
+    }
+
+
 def _on_conflict_do_nothing(table: Any, returning: Any) -> dict[str, Any]:
     """``INSERT … ON CONFLICT DO NOTHING RETURNING``, per dialect: it waits for an in-flight
     twin (same unique key, uncommitted) and then yields to it."""
@@ -266,20 +281,7 @@ class SqlSyncRepository:
         self._directory, self._directory_version = directory, directory_version
 
     def add_raw_request(self, request: SignedRequest) -> int:
-        row = _ADD_RAW.first(
-            self.conn,
-            {
-                "client_id": request.client_id,
-                "key_version": request.key_version,
-                "method": request.method,
-                "path": request.path,
-                "request_time": request.request_time,
-                "signature": request.signature,
-                "headers": dump_headers(request.headers),
-                "body": request.body,
-                "received_at": request.received_at,
-            },
-        )
+        row = _ADD_RAW.first(self.conn, raw_request_row(request))
         return int(row[0])
 
     def bind(self, binding: Binding, raw_request_id: int, now: datetime) -> bool:
