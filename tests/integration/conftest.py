@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from asap_sync.bootstrap import build_app
 from asap_sync.config import Settings
 from asap_sync.http.endpoint import RawRequest
+from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.tables import transactions
 from asap_sync.wire import (
     ENDPOINT_PATH,
@@ -75,3 +79,25 @@ def platform(engine: Engine) -> Platform:
     """A registered merchant (contract from 2025-01-01) and the platform at NOW."""
     register(engine)
     return Platform(engine)
+
+
+def in_one_batch(writer: BatchWriter, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Start every call in its own thread while the writer is busy, so that the next batch
+    takes all of them; what each returned (or raised)."""
+    results: list[Any] = [None] * len(calls)
+
+    def run(n: int) -> None:
+        try:
+            results[n] = calls[n]()
+        except Exception as exc:
+            results[n] = exc
+
+    with writer._writer:
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
+        for thread in threads:
+            thread.start()
+        while len(writer._queue) < len(calls):
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join(timeout=30)
+    return results

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy import Engine, insert, select
 from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.gateway import DirectoryChanged
 from asap_sync.storage.tables import clients, directory_version, rejections
+from tests.integration.conftest import in_one_batch
 from tests.kit import T0
 
 
@@ -42,23 +42,7 @@ def version(engine: Engine) -> int:
 
 def run_together(writer: BatchWriter, jobs: list[tuple[int, Callable[[Any], str]]]) -> list[Any]:
     """Queue every job while the writer is busy, so that one batch takes them all."""
-    results: list[Any] = [None] * len(jobs)
-
-    def call(n: int, expected: int, work: Callable[[Any], str]) -> None:
-        try:
-            results[n] = writer.run(expected, work)
-        except Exception as exc:
-            results[n] = exc
-
-    with writer._writer:
-        threads = [threading.Thread(target=call, args=(n, *job)) for n, job in enumerate(jobs)]
-        for thread in threads:
-            thread.start()
-        while len(writer._queue) < len(jobs):
-            time.sleep(0.01)
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+    return in_one_batch(writer, [partial(writer.run, expected, work) for expected, work in jobs])
 
 
 def test_a_failing_unit_rolls_back_alone_and_the_others_commit_together(engine: Engine) -> None:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from asap_sync.storage.tables import (
 )
 from asap_sync.storage.unit_of_work import SqlUnitOfWork
 from asap_sync.wire.messages import parse_sync_body
-from tests.integration.conftest import NOW, Platform
+from tests.integration.conftest import NOW, Platform, in_one_batch
 from tests.kit import CLIENT_ID, T0, encode, register, sync_body
 
 # A PostgreSQL path: the tests run on PostgreSQL only (and skip without it, like the others).
@@ -203,20 +204,13 @@ def test_twins_in_one_batch_are_planned_once_and_the_second_replays(
 def send_in_one_batch(pg: Platform, request_ids: list[str]) -> list[Any]:
     writer = pg.endpoint.writer = BatchWriter(pg.engine)
     assert pg.send(sync_body(requestId="warm-2", outTransId="WARM-2")).success  # its cache
-    results: list[Any] = [None] * len(request_ids)
-
-    def send(n: int, request_id: str) -> None:
-        results[n] = pg.send(sync_body(requestId=request_id, outTransId=f"T-{request_id}"))
-
-    with writer._writer:  # the writer is busy: both queue for the next batch
-        threads = [threading.Thread(target=send, args=(n, r)) for n, r in enumerate(request_ids)]
-        for thread in threads:
-            thread.start()
-        while len(writer._queue) < len(request_ids):
-            time.sleep(0.01)
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+    return in_one_batch(
+        writer,
+        [
+            partial(pg.send, sync_body(requestId=request_id, outTransId=f"T-{request_id}"))
+            for request_id in request_ids
+        ],
+    )
 
 
 class HeldUnit(SqlUnitOfWork):
