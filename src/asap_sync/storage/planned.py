@@ -33,7 +33,7 @@ from typing import Any
 
 from asap_sync.domain.model import CommissionStatus
 from asap_sync.service.ports import PlannedCreate
-from asap_sync.storage.syncs import dump_content, raw_request_row
+from asap_sync.storage.syncs import columns_of, dump_content, raw_request_row
 from asap_sync.storage.tables import (
     commission_lines,
     directory_version,
@@ -65,7 +65,6 @@ _FIELDS = {
     "trans_date": "timestamptz",
     "amount_minor": "bigint",
     "contract_id": "text",
-    "status": "text",
     "period": "text",
     "content": "text",
     "accepted_at": "timestamptz",
@@ -83,16 +82,8 @@ _LINE_FIELDS = {
 }
 # Each table's columns, and what they are taken from (a field of ``fresh`` by default).
 _RAW = {
-    "raw_request_id": None,
-    "client_id": None,
-    "key_version": None,
-    "method": None,
-    "path": None,
-    "request_time": None,
-    "signature": None,
-    "headers": None,
+    **dict.fromkeys(columns_of(raw_requests)),
     "body": "decode(fresh.body, 'base64')",
-    "received_at": None,
 }
 _BINDING = {
     "client_id": None,
@@ -114,7 +105,7 @@ _TRANSACTION = {
     "trans_date": None,
     "amount_minor": None,
     "contract_id": None,
-    "status": None,
+    "status": f"'{CommissionStatus.PENDING.value}'",
     "period": None,
     "content": None,
     "raw_request_id": None,
@@ -210,7 +201,6 @@ def planned_row(planned: PlannedCreate, version: int) -> PlannedRow:
         "trans_date": new.trans_date.isoformat(),
         "amount_minor": new.amount_minor,
         "contract_id": new.contract_id,
-        "status": CommissionStatus.PENDING.value,
         "period": new.period,
         "content": content,
         "accepted_at": new.accepted_at.isoformat(),

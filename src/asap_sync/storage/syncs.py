@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from asap_sync.domain.model import (
@@ -59,6 +59,11 @@ def raw_request_row(request: SignedRequest) -> dict[str, Any]:
     }
 
 
+def columns_of(table: Table, *, without: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A table's column names, in their order, but for the ones the database fills in."""
+    return tuple(column.name for column in table.columns if column.name not in without)
+
+
 def _on_conflict_do_nothing(table: Any, returning: Any) -> dict[str, Any]:
     """``INSERT … ON CONFLICT DO NOTHING RETURNING``, per dialect: it waits for an in-flight
     twin (same unique key, uncommitted) and then yields to it."""
@@ -70,29 +75,11 @@ def _on_conflict_do_nothing(table: Any, returning: Any) -> dict[str, Any]:
 
 # The hot path's statements are built once: building Core constructs costs more per call than
 # executing their cached compiled form.
-_RAW_COLUMNS = (
-    "client_id",
-    "key_version",
-    "method",
-    "path",
-    "request_time",
-    "signature",
-    "headers",
-    "body",
-    "received_at",
-)
+_RAW_COLUMNS = columns_of(raw_requests, without=("raw_request_id",))
 _ADD_RAW = DriverStatement(
     insert(raw_requests).returning(raw_requests.c.raw_request_id), _RAW_COLUMNS
 )
-_BIND_COLUMNS = (
-    "client_id",
-    "request_id",
-    "merchant_id",
-    "out_trans_id",
-    "content",
-    "raw_request_id",
-    "created_at",
-)
+_BIND_COLUMNS = columns_of(request_bindings)
 _BIND = DriverStatement(
     _on_conflict_do_nothing(request_bindings, request_bindings.c.request_id), _BIND_COLUMNS
 )
@@ -167,41 +154,11 @@ _ACTIVE_LINES = (
     )
     .order_by(commission_lines.c.line_no)
 )
-_TRANSACTION_COLUMNS = (
-    "merchant_id",
-    "out_trans_id",
-    "client_id",
-    "direction",
-    "origin_id",
-    "sub_merchant_id",
-    "store_id",
-    "trans_date",
-    "amount_minor",
-    "contract_id",
-    "status",
-    "period",
-    "content",
-    "raw_request_id",
-    "revision",
-    "accepted_at",
-    "updated_at",
-)
+_TRANSACTION_COLUMNS = columns_of(transactions, without=("transaction_id", "statement_id"))
 _INSERT_TRANSACTION = DriverStatement(
     _on_conflict_do_nothing(transactions, transactions.c.transaction_id), _TRANSACTION_COLUMNS
 )
-_LINE_COLUMNS = (
-    "transaction_id",
-    "line_no",
-    "contract_id",
-    "rule_kind",
-    "rule_value",
-    "base_minor",
-    "commission_e4",
-    "goods_index",
-    "goods_code",
-    "reverses_line_id",
-    "created_at",
-)
+_LINE_COLUMNS = columns_of(commission_lines, without=("line_id", "superseded_at"))
 _ADD_LINES = DriverStatement(insert(commission_lines), _LINE_COLUMNS)
 
 
