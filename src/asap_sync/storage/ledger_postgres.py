@@ -177,7 +177,11 @@ def _row(sync: SyncWrites) -> dict[str, Any]:
             "amount_minor": new.amount_minor,
             "contract_id": new.contract_id,
             "period": new.period,
-            "content": dump_content(new.content),
+            "content": (
+                row["binding_content"]
+                if new.content is binding.content
+                else dump_content(new.content)
+            ),
         }
     if guard is not None:
         row |= {
