@@ -60,8 +60,10 @@ _BASELINE = Variant(factory="bench.baseline_app:create_app", table=BASELINE_TABL
 VARIANTS = {
     "product": Variant(factory="asap_sync.bootstrap:create_app", table="transactions"),
     "baseline": _BASELINE,  # asyncpg on PostgreSQL, sqlite3 on SQLite, under uvicorn
+    "baseline-asyncpg": replace(_BASELINE, env={"BENCH_PG_DRIVER": "asyncpg"}),
     "baseline-psycopg": replace(_BASELINE, env={"BENCH_PG_DRIVER": "psycopg"}),
     "baseline-granian": replace(_BASELINE, server="granian"),
+    "baseline-busy": replace(_BASELINE, env={"BENCH_SQLITE_LOCK": "busy"}),
 }
 
 
