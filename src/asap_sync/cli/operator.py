@@ -254,7 +254,12 @@ def show_platform_key(
     as_json: JsonOption = False,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Also write the public key PEM to this file.", dir_okay=False),
+        typer.Option(
+            "--out",
+            help="Also write the public key PEM to this file.",
+            dir_okay=False,
+            show_default="not written",
+        ),
     ] = None,
 ) -> None:
     """Print the platform public key the server signs with, as base64 and PEM."""
