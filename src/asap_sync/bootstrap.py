@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
@@ -13,6 +14,7 @@ from asap_sync.config import Settings
 from asap_sync.http.app import AsgiApp
 from asap_sync.http.endpoint import SyncEndpoint
 from asap_sync.http.rate_limit import RateLimiter
+from asap_sync.http.socket_limits import SocketLimits, guarded_protocol
 from asap_sync.service.accept_sync import AcceptPolicy
 from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.engine import make_engine
@@ -76,3 +78,23 @@ def create_app() -> AsgiApp:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     return build_app(settings)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for these settings: the socket limits of SPEC §2.1 included."""
+    limits = SocketLimits(
+        max_head_bytes=settings.max_head_bytes,
+        head_timeout=settings.head_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_connections=settings.max_connections,
+    )
+    return {
+        "http": guarded_protocol(limits),
+        "limit_concurrency": limits.max_connections,
+        "timeout_keep_alive": 5,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "log_level": settings.log_level.lower(),
+        "access_log": settings.log_level.lower() == "debug",
+    }

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from asap_sync.bootstrap import engine_for, system_clock
+from asap_sync.bootstrap import engine_for, server_options, system_clock
 from asap_sync.cli import activity, clients, contracts
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
@@ -130,6 +130,38 @@ def serve(
     ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
+    max_head_bytes: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_MAX_HEAD_BYTES",
+            help="Largest request head (request line and headers) in bytes; larger: 431.",
+            min=1024,
+        ),
+    ] = None,
+    head_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ASAP_SYNC_HEAD_TIMEOUT_SECONDS",
+            help="Seconds a client has to send a request head; then 408 and the socket closes.",
+            min=0.1,
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ASAP_SYNC_BODY_TIMEOUT_SECONDS",
+            help="Seconds a client has to send a body once its head is in; then 408.",
+            min=0.1,
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_MAX_CONNECTIONS",
+            help="Connections per worker; requests past it get 503.",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Run the externalInfoSync server (POST /amsin/commercial/certificate/accept).
 
@@ -139,7 +171,13 @@ def serve(
     settings = settings_for(
         data_dir, database_url, host=host, port=port, workers=workers, log_level=log_level
     )
-    settings = settings.with_changes(data_dir=settings.data_dir.resolve())
+    settings = settings.with_changes(
+        data_dir=settings.data_dir.resolve(),
+        max_head_bytes=max_head_bytes,
+        head_timeout_seconds=head_timeout,
+        body_timeout_seconds=body_timeout,
+        max_connections=max_connections,
+    )
     with operator_errors():
         path = embedded_database(settings)
         if path is not None and not path.exists():
@@ -153,15 +191,7 @@ def serve(
         f"Serving on http://{settings.host}:{settings.port} with {settings.workers} worker(s), "
         f"database {describe_database(settings)}."
     )
-    uvicorn.run(
-        "asap_sync.bootstrap:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level.lower() == "debug",
-    )
+    uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
 
 
 def _check_ready(settings: Settings) -> None:

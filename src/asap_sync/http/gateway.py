@@ -18,6 +18,7 @@ from asap_sync.wire import (
     SignatureHeaderError,
     format_response_time,
     load_public_key,
+    parse_key_version,
     parse_request_time,
     parse_signature_header,
     signing_content,
@@ -38,6 +39,7 @@ class RawRequest:
     headers: Mapping[str, str]
     body: bytes
     body_too_large: bool = False
+    framing_error: str | None = None  # see ``http/framing.py``
 
 
 class Rejected(Exception):
@@ -66,6 +68,8 @@ def check_shape(request: RawRequest, body_limit: int) -> None:
     """Method, media type, required headers, body size."""
     if request.method != "POST":
         raise Rejected(ResultCode.METHOD_NOT_SUPPORTED, f"{request.method}: use POST")
+    if request.framing_error is not None:
+        raise Rejected(ResultCode.REQUEST_PARAM_ILLEGAL, request.framing_error)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in JSON_TYPES and not media.endswith("+json"):
         raise Rejected(
@@ -101,7 +105,7 @@ def client_key(snapshot: DirectorySnapshot, client_id: str, signature: str) -> C
     except SignatureHeaderError as exc:
         raise Rejected(ResultCode.INVALID_SIGNATURE, f"header Signature: {exc}") from exc
     requested = header.key_version
-    version = int(requested) if requested is not None and requested.isdigit() else None
+    version = None if requested is None else parse_key_version(requested)
     found = client.key(version)
     if found is None or (requested is not None and version is None):
         raise Rejected(

@@ -33,9 +33,13 @@ def parse_request_time(value: str) -> datetime:
     elif ":" not in zone:
         zone = f"{zone[:3]}:{zone[3:]}"
     try:
-        return datetime.fromisoformat(f"{match['date']}T{match['time']}{frac}{zone}")
-    except ValueError as exc:
+        parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}{frac}{zone}")
+        # 0001-01-01T00:00:00+23:59 is a valid local time whose UTC instant is before year 1:
+        # every later comparison would overflow, so such an instant is not a valid time here.
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise RequestTimeError(f"{value!r} is not a valid date and time") from exc
+    return parsed
 
 
 def within_window(sent: datetime, now: datetime, window: timedelta) -> bool:
