@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,9 @@ from asap_sync.http.socket_limits import SocketLimits, guarded_protocol
 from asap_sync.service.accept_sync import AcceptPolicy
 from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.engine import make_engine
+from asap_sync.storage.file_modes import secure_data_dir
 from asap_sync.storage.gateway import GatewayStore
+from asap_sync.storage.key_custody import PlatformKeys, load_platform_keys
 from asap_sync.storage.migrate import check_up_to_date
 
 
@@ -31,7 +34,7 @@ def engine_for(settings: Settings) -> Engine:
     """The database engine the settings name."""
     if not settings.database_url:
         # Owner-only: the database holds the platform's private signing key.
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
     return make_engine(settings.effective_database_url, pool_size=settings.threads)
 
 
@@ -44,8 +47,10 @@ def build_app(
     """The ASGI application for these settings; refuses a database that is not migrated."""
     engine = engine or engine_for(settings)
     check_up_to_date(engine)
+    gateway = GatewayStore(engine)
     endpoint = SyncEndpoint(
-        gateway=GatewayStore(engine),
+        gateway=gateway,
+        platform_keys=platform_keys_for(settings, gateway),
         writer=BatchWriter(engine),
         clock=clock,
         policy=AcceptPolicy(
@@ -67,6 +72,16 @@ def build_app(
 
     return AsgiApp(
         endpoint, body_limit=settings.body_limit_bytes, threads=settings.threads, health=healthy
+    )
+
+
+def platform_keys_for(settings: Settings, gateway: GatewayStore) -> PlatformKeys:
+    """The platform signing key, loaded now and held by the worker (SPEC §2.1)."""
+    return load_platform_keys(
+        settings.platform_key,
+        version=settings.platform_key_version,
+        database_key=gateway.platform_key,
+        environ=os.environ,
     )
 
 

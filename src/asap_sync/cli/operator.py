@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from asap_sync.bootstrap import engine_for, server_options, system_clock
+from asap_sync.bootstrap import engine_for, platform_keys_for, server_options, system_clock
 from asap_sync.cli import activity, clients, contracts
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
@@ -32,6 +32,7 @@ from asap_sync.service.admin import (
     rotate_platform_key,
 )
 from asap_sync.storage.admin import SqlAdminSessions
+from asap_sync.storage.gateway import GatewayStore
 from asap_sync.storage.migrate import current_revision, head_revision, upgrade
 
 platform_key_app = typer.Typer(
@@ -199,6 +200,7 @@ def _check_ready(settings: Settings) -> None:
     try:
         require_migrated(engine, settings)
         newest_platform_key(SqlAdminSessions(engine))
+        platform_keys_for(settings, GatewayStore(engine))  # the key the workers will load
     finally:
         engine.dispose()
 

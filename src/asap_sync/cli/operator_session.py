@@ -22,6 +22,7 @@ from asap_sync.bootstrap import engine_for
 from asap_sync.config import DATABASE_FILE, Settings
 from asap_sync.service.admin import AdminError
 from asap_sync.storage.admin import SqlAdminSessions
+from asap_sync.storage.file_modes import CustodyError
 from asap_sync.storage.migrate import SchemaOutOfDate, check_up_to_date, current_revision
 
 DataDirOption = Annotated[
@@ -57,7 +58,7 @@ def operator_errors() -> Iterator[None]:
     """Turn what an operator can get wrong, or a database that is down, into one line."""
     try:
         yield
-    except (AdminError, SchemaOutOfDate) as exc:
+    except (AdminError, SchemaOutOfDate, CustodyError) as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
