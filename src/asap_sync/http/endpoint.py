@@ -20,6 +20,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from asap_sync.domain.errors import RuleViolation
+from asap_sync.http.framing import echoed_client_id
 from asap_sync.http.gateway import (
     RawRequest,
     Rejected,
@@ -116,7 +117,7 @@ class SyncEndpoint:
         """Apply every check in order; raises only when the answer cannot be signed."""
         started = time.perf_counter()
         now = self.clock()
-        client_id = request.headers.get("client-id", "")
+        client_id = echoed_client_id(request.headers.get("client-id", ""))
         decision = self._decide(request, client_id, now, fresh=False)
         for _ in range(MAX_FRESH_ATTEMPTS):
             if decision is not None:

@@ -8,6 +8,7 @@ sent, the router matched it decoded) and a query string (the signature does not 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -24,9 +25,32 @@ SINGLE_VALUED = {
 }
 
 
+_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
+
+
 def framing_error(scope: Mapping[str, Any]) -> str | None:
     """Why the request's framing is refused (an ``errorContext``), or None when it is sound."""
-    return _target_error(scope) or _duplicate_header(scope["headers"])
+    headers = scope["headers"]
+    return _target_error(scope) or _duplicate_header(headers) or _client_id_error(headers)
+
+
+def echoed_client_id(value: str) -> str:
+    """The Client-Id an answer carries and is signed with: the request's when well-formed,
+    else its visible ASCII characters, at most 64 (an HTTP client trims what it reads)."""
+    if _CLIENT_ID.fullmatch(value):
+        return value
+    return "".join(ch for ch in value[:4096] if "!" <= ch <= "~")[:64]
+
+
+def _client_id_error(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if (
+            name.lower() == b"client-id"
+            and value.strip()
+            and not _CLIENT_ID.fullmatch(value.decode("latin-1"))
+        ):
+            return "header Client-Id: must be 1 to 64 visible ASCII characters"
+    return None
 
 
 def _target_error(scope: Mapping[str, Any]) -> str | None:
