@@ -109,10 +109,10 @@ def exchange(port: int, payload: bytes, *, pace: float = 0.0, wait: float = 10.0
                 sock.sendall(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server refused early; its answer may still be readable
-        return _read_reply(sock)
+        return read_reply(sock)
 
 
-def _read_reply(sock: socket.socket) -> Reply:
+def read_reply(sock: socket.socket) -> Reply:
     data = b""
     try:
         while True:
