@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from asap_sync.wire import ENDPOINT_PATH, parse_signature_header, signing_content, verify
 from tests.kit import platform_key
@@ -144,7 +145,9 @@ def read_reply(sock: socket.socket) -> Reply:
         return Reply(status=None)
 
 
-def signed_answer_problem(reply: Reply, method: str) -> str | None:
+def signed_answer_problem(
+    reply: Reply, method: str, key: rsa.RSAPublicKey | None = None
+) -> str | None:
     """Why the reply is not a signed 200 of the endpoint that verifies, or None."""
     if reply.status != 200:
         return f"status {reply.status}"
@@ -159,6 +162,6 @@ def signed_answer_problem(reply: Reply, method: str) -> str | None:
         reply.body,
     )
     signature = parse_signature_header(reply.headers["signature"]).signature
-    if not verify(content, signature, platform_key().public_key()):
+    if not verify(content, signature, key or platform_key().public_key()):
         return "the answer's signature does not verify with the platform key"
     return None
