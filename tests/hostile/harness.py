@@ -35,6 +35,7 @@ class HostileServer:
     port: int
     log: Path
     process: subprocess.Popen[bytes]
+    database_url: str
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -74,7 +75,8 @@ def start_hostile_server(
     command += ["--data-dir", str(data_dir)]
     command += ["--port", str(port), "--workers", "1", "--log-level", "info"]
     process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    server = HostileServer(port, log, process)
+    url = database_url or f"sqlite:///{data_dir / 'asap-sync.sqlite3'}"
+    server = HostileServer(port, log, process, url)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -9,7 +9,10 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import insert, select, update
 
+from asap_sync.storage.engine import make_engine
+from asap_sync.storage.tables import clients, rejections
 from tests.hostile.harness import (
     HEAD_TIMEOUT,
     HostileServer,
@@ -19,7 +22,7 @@ from tests.hostile.harness import (
     signed_answer_problem,
 )
 from tests.hostile.requests import Request, compact, fresh_body
-from tests.kit import encode
+from tests.kit import T0, encode
 
 
 def body(**fields: object) -> bytes:
@@ -178,3 +181,48 @@ def test_a_hundred_megabyte_body_is_refused_signed_before_it_is_read(
     assert json.loads(reply.body)["errorCode"] == "REQUEST_PARAM_ILLEGAL"
     assert reply.headers.get("connection") == "close"
     assert sent < 20_000_000
+
+
+def _rejections(server: HostileServer) -> list[tuple[str | None, str]]:
+    engine = make_engine(server.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(rejections.c.client_id, rejections.c.context)).all()
+    finally:
+        engine.dispose()
+    return [(r.client_id, r.context) for r in rows]
+
+
+def test_a_ten_thousand_character_client_id_is_neither_echoed_nor_stored_whole(
+    hostile_server: HostileServer,
+) -> None:
+    claimed = "C" * 10_000
+    request = Request(body()).sign(client_id=claimed)
+    reply = exchange(hostile_server.port, request.frame())
+    assert signed_answer_problem(reply, "POST") is None
+    assert len(reply.body) < 300 and reply.headers["client-id"] == "C" * 64
+    assert json.loads(reply.body)["errorCode"] == "REQUEST_PARAM_ILLEGAL"
+    stored = [(c, ctx) for c, ctx in _rejections(hostile_server) if c and c.startswith("CCC")]
+    assert all(len(c or "") <= 64 and len(ctx) <= 300 for c, ctx in stored)
+    assert "Traceback" not in hostile_server.log_text()
+
+
+def test_an_unknown_and_a_disabled_client_get_the_same_answer(
+    hostile_server: HostileServer,
+) -> None:
+    engine = make_engine(hostile_server.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(clients), {"client_id": "disabled-client", "name": "x", "created_at": T0}
+            )
+            conn.execute(
+                update(clients)
+                .where(clients.c.client_id == "disabled-client")
+                .values(status="disabled")
+            )
+    finally:
+        engine.dispose()
+    unknown = code_of(hostile_server, Request(body()).sign(client_id="unknown-client"))
+    disabled = code_of(hostile_server, Request(body()).sign(client_id="disabled-client"))
+    assert unknown == disabled == ("INVALID_CLIENT", "Client-Id: not an active client")

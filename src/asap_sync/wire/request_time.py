@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from asap_sync.wire.echo import echoed
+
 _EPOCH_MS = re.compile(r"^\d{13}$")
 _ISO = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})(?P<frac>\.\d{1,9})?"
@@ -25,7 +27,9 @@ def parse_request_time(value: str) -> datetime:
         return _EPOCH + timedelta(milliseconds=int(text))
     match = _ISO.match(text)
     if match is None:
-        raise RequestTimeError(f"{value!r} is neither ISO 8601 with an offset nor epoch millis")
+        raise RequestTimeError(
+            f"{echoed(value)!r} is neither ISO 8601 with an offset nor epoch millis"
+        )
     frac = (match["frac"] or "")[:7]  # datetime keeps microseconds; finer digits are dropped
     zone = match["zone"]
     if zone == "Z":
@@ -38,7 +42,7 @@ def parse_request_time(value: str) -> datetime:
         # every later comparison would overflow, so such an instant is not a valid time here.
         parsed.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
-        raise RequestTimeError(f"{value!r} is not a valid date and time") from exc
+        raise RequestTimeError(f"{echoed(value)!r} is not a valid date and time") from exc
     return parsed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from asap_sync.wire.echo import echoed
 from asap_sync.wire.signing import url_decode_signature, url_encode_signature
 
 ACCEPTED_ALGORITHMS = frozenset({"rsa256", "sha256withrsa"})
@@ -38,7 +39,7 @@ def parse_signature_header(value: str) -> SignatureHeader:
             continue
         key, sep, val = item.partition("=")
         if not sep:
-            raise SignatureHeaderError(f"item {item!r} is not key=value")
+            raise SignatureHeaderError(f"item {echoed(item)!r} is not key=value")
         items[key.strip().lower()] = val.strip()
     signature = items.get("signature", "")
     if not signature:
