@@ -25,6 +25,9 @@ from asap_sync.cli.operator_session import (
     settings_for,
 )
 from asap_sync.config import Settings
+from asap_sync.http.connections import PROTOCOL
+from asap_sync.http.metrics import prepare_metrics_directory
+from asap_sync.logs import LogFormat, logging_config
 from asap_sync.service.admin import (
     PlatformKeyRecord,
     initialise,
@@ -128,6 +131,13 @@ def serve(
         str | None,
         typer.Option(envvar="ASAP_SYNC_LOG_LEVEL", help="debug, info, warning or error."),
     ] = None,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            envvar="ASAP_SYNC_LOG_FORMAT",
+            help="text, or json: one JSON object per line, with the request id on each.",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
@@ -137,7 +147,13 @@ def serve(
     A database that is not migrated, or a PostgreSQL database not initialised, is refused.
     """
     settings = settings_for(
-        data_dir, database_url, host=host, port=port, workers=workers, log_level=log_level
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        log_format=log_format.value if log_format else None,
     )
     settings = settings.with_changes(data_dir=settings.data_dir.resolve())
     with operator_errors():
@@ -149,19 +165,25 @@ def serve(
         _check_ready(settings)
     # Workers are separate processes: they rebuild these settings from the environment.
     os.environ.update(settings.to_env())
+    metrics = prepare_metrics_directory(os.environ)  # before any worker starts
     typer.echo(
         f"Serving on http://{settings.host}:{settings.port} with {settings.workers} worker(s), "
         f"database {describe_database(settings)}."
     )
-    uvicorn.run(
-        "asap_sync.bootstrap:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level.lower() == "debug",
-    )
+    try:
+        uvicorn.run(
+            "asap_sync.bootstrap:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            http=PROTOCOL,
+            log_config=logging_config(settings.log_format, settings.log_level),
+            log_level=settings.log_level.lower(),
+            access_log=settings.log_level.lower() == "debug",
+        )
+    finally:
+        metrics.remove()
 
 
 def _check_ready(settings: Settings) -> None:
