@@ -183,7 +183,7 @@ def serve(
             access_log=settings.log_level.lower() == "debug",
         )
     finally:
-        metrics.remove()
+        metrics.close()
 
 
 def _check_ready(settings: Settings) -> None:

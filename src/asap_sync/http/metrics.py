@@ -180,9 +180,12 @@ class MetricsDirectory:
 
     path: Path
     owned: bool  # made for this run: removed when it ends
+    previous_store: Any  # this process's value store before the run
 
-    def remove(self) -> None:
-        """Remove the directory if this run made it."""
+    def close(self) -> None:
+        """The run ended: put this process's value store back; remove the directory if the
+        run made it."""
+        values.ValueClass = self.previous_store
         if self.owned:
             shutil.rmtree(self.path, ignore_errors=True)
 
@@ -204,5 +207,6 @@ def prepare_metrics_directory(environ: MutableMapping[str, str]) -> MetricsDirec
         environ[MULTIPROCESS_ENV] = str(path)
     # prometheus_client picks its value store when first imported, which in this process was
     # before the variable was set; a single worker runs here, so pick again.
+    previous = values.ValueClass
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
-    return MetricsDirectory(path=path, owned=not chosen)
+    return MetricsDirectory(path=path, owned=not chosen, previous_store=previous)
