@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, MutableMapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,7 +41,7 @@ class _Timer:
 
     __slots__ = ("_histogram", "_started")
 
-    def __init__(self, histogram: Histogram | None) -> None:
+    def __init__(self, histogram: Histogram) -> None:
         self._histogram = histogram
         self._started = 0.0
 
@@ -48,8 +49,10 @@ class _Timer:
         self._started = time.perf_counter()
 
     def __exit__(self, *exc: object) -> None:
-        if self._histogram is not None:
-            self._histogram.observe(time.perf_counter() - self._started)
+        self._histogram.observe(time.perf_counter() - self._started)
+
+
+_UNTIMED: AbstractContextManager[None] = nullcontext()  # a step with no histogram of its own
 
 
 class PrometheusObserver:
@@ -121,13 +124,20 @@ class PrometheusObserver:
             "verify": self.signature_time.labels(operation="verify"),
             "batch_write": self.batch_duration,
         }
+        # Labelled children by label values: looking them up costs more than counting.
+        self._answers: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 
-    def step(self, name: str, **attributes: str | int) -> _Timer:
-        return _Timer(self._timed.get(name))
+    def step(self, name: str, **attributes: str | int) -> AbstractContextManager[None]:
+        histogram = self._timed.get(name)
+        return _UNTIMED if histogram is None else _Timer(histogram)
 
     def answered(self, *, api: str, code: str, seconds: float) -> None:
-        self.requests.labels(api=api, code=code).inc()
-        self.latency.labels(api=api).observe(seconds)
+        children = self._answers.get((api, code))
+        if children is None:
+            children = (self.requests.labels(api=api, code=code), self.latency.labels(api=api))
+            self._answers[(api, code)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def rejection_recorded(self, *, api: str, code: str) -> None:
         self.rejections.labels(api=api, code=code).inc()
