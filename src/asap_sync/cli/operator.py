@@ -25,6 +25,8 @@ from asap_sync.cli.operator_session import (
     settings_for,
 )
 from asap_sync.config import Settings
+from asap_sync.http.metrics import prepare_metrics_directory
+from asap_sync.logs import LogFormat
 from asap_sync.service.admin import (
     PlatformKeyRecord,
     initialise,
@@ -185,6 +187,14 @@ def serve(
             show_default=DEFAULTS.log_level,
         ),
     ] = None,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            envvar="ASAP_SYNC_LOG_FORMAT",
+            help="text, or json: one JSON object per line, with the request id on each.",
+            show_default=DEFAULTS.log_format,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     max_head_bytes: Annotated[
@@ -231,7 +241,13 @@ def serve(
     Ready when GET /healthz answers 200 (`asap-sync health --wait 60` waits for that).
     """
     settings = settings_for(
-        data_dir, database_url, host=host, port=port, workers=workers, log_level=log_level
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        log_format=log_format.value if log_format else None,
     )
     settings = settings.with_changes(
         data_dir=settings.data_dir.resolve(),
@@ -250,12 +266,16 @@ def serve(
         _check_ready(settings)
     # Workers are separate processes: they rebuild these settings from the environment.
     os.environ.update(settings.to_env())
+    metrics = prepare_metrics_directory(os.environ)  # before any worker starts
     workers_text = "1 worker" if settings.workers == 1 else f"{settings.workers} workers"
     typer.echo(
         f"Serving on http://{settings.host}:{settings.port} with {workers_text}, "
         f"database {describe_database(settings)}."
     )
-    uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
+    try:
+        uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
+    finally:
+        metrics.close()
 
 
 def require_free_port(host: str, port: int) -> None:
