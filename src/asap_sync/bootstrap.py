@@ -8,16 +8,20 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
+from starlette.applications import Starlette
 
 from asap_sync.config import Settings
+from asap_sync.console.app import create_console_app
 from asap_sync.http.app import AsgiApp
 from asap_sync.http.endpoint import SyncEndpoint
 from asap_sync.http.rate_limit import RateLimiter
 from asap_sync.service.accept_sync import AcceptPolicy
+from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.gateway import GatewayStore
 from asap_sync.storage.migrate import check_up_to_date
+from asap_sync.storage.operators import SqlOperatorSessions
 
 
 def system_clock() -> datetime:
@@ -65,6 +69,26 @@ def build_app(
 
     return AsgiApp(
         endpoint, body_limit=settings.body_limit_bytes, threads=settings.threads, health=healthy
+    )
+
+
+def build_admin_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = system_clock,
+    session_key: bytes | None = None,
+) -> Starlette:
+    """The admin listener's app: the operator console and ``/metrics``."""
+    engine = engine or engine_for(settings)
+    check_up_to_date(engine)
+    return create_console_app(
+        engine=engine,
+        admin=SqlAdminSessions(engine),
+        operators=SqlOperatorSessions(engine),
+        clock=clock,
+        zone=ZoneInfo(settings.timezone),
+        session_key=session_key,
     )
 
 

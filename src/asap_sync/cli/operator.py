@@ -10,7 +10,8 @@ import typer
 import uvicorn
 
 from asap_sync.bootstrap import engine_for, system_clock
-from asap_sync.cli import activity, clients, contracts
+from asap_sync.cli import activity, clients, contracts, operator_accounts
+from asap_sync.cli.admin_listener import admin_listener
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
@@ -52,6 +53,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(platform_key_app, name="platform-key")
     app.add_typer(activity.rejections_app, name="rejections")
     app.add_typer(activity.transactions_app, name="transactions")
+    app.add_typer(operator_accounts.operators_app, name="operators")
+    app.add_typer(operator_accounts.activity_log_app, name="activity")
 
 
 def print_platform_key(key: PlatformKeyRecord) -> None:
@@ -128,16 +131,43 @@ def serve(
         str | None,
         typer.Option(envvar="ASAP_SYNC_LOG_LEVEL", help="debug, info, warning or error."),
     ] = None,
+    admin_host: Annotated[
+        str | None,
+        typer.Option(envvar="ASAP_SYNC_ADMIN_HOST", help="Address of the console and /metrics."),
+    ] = None,
+    admin_port: Annotated[
+        int | None,
+        typer.Option(envvar="ASAP_SYNC_ADMIN_PORT", help="Port of the console and /metrics."),
+    ] = None,
+    admin: Annotated[
+        bool | None,
+        typer.Option(
+            "--admin/--no-admin",
+            envvar="ASAP_SYNC_ADMIN_ENABLED",
+            help="Serve the console and /metrics on the admin listener (default: on).",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Run the externalInfoSync server (POST /amsin/commercial/certificate/accept).
 
-    On the embedded SQLite default, a data directory without a database is initialised first.
-    A database that is not migrated, or a PostgreSQL database not initialised, is refused.
+    The operator console (/console/) and /metrics are served on a separate admin listener,
+    127.0.0.1:8081 by default. On the embedded SQLite default, a data directory without a
+    database is initialised first. A database that is not migrated, or a PostgreSQL database
+    not initialised, is refused.
     """
     settings = settings_for(
-        data_dir, database_url, host=host, port=port, workers=workers, log_level=log_level
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        admin_host=admin_host,
+        admin_port=admin_port,
+        admin_enabled=admin,
     )
     settings = settings.with_changes(data_dir=settings.data_dir.resolve())
     with operator_errors():
@@ -153,15 +183,18 @@ def serve(
         f"Serving on http://{settings.host}:{settings.port} with {settings.workers} worker(s), "
         f"database {describe_database(settings)}."
     )
-    uvicorn.run(
-        "asap_sync.bootstrap:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level.lower() == "debug",
-    )
+    with operator_errors(), admin_listener(settings) as console_url:
+        if console_url is not None:
+            typer.echo(f"Operator console on {console_url} (metrics on /metrics).")
+        uvicorn.run(
+            "asap_sync.bootstrap:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level.lower(),
+            access_log=settings.log_level.lower() == "debug",
+        )
 
 
 def _check_ready(settings: Settings) -> None:

@@ -1,0 +1,196 @@
+"""``asap-sync operators``: console accounts; ``asap-sync activity``: the activity log."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from asap_sync.bootstrap import system_clock
+from asap_sync.cli.operator_session import (
+    DatabaseUrlOption,
+    DataDirOption,
+    JsonOption,
+    Operator,
+    fail,
+    open_operator,
+    print_json,
+    print_table,
+    record,
+    show_time,
+)
+from asap_sync.service.operator_ports import Actor, ChangeFilter
+from asap_sync.service.operators import (
+    add_operator,
+    check_password,
+    disable_operator,
+    list_changes,
+    list_operators,
+    parse_role,
+    reset_password,
+)
+from asap_sync.storage.operators import SqlOperatorSessions
+
+operators_app = typer.Typer(
+    help="Console accounts (roles: viewer reads, finance settles, admin manages).",
+    no_args_is_help=True,
+)
+activity_log_app = typer.Typer(
+    help="The activity log: every change made from the console or the CLI.",
+    no_args_is_help=True,
+)
+
+NameArgument = Annotated[str, typer.Argument(help="The operator's login name.")]
+PasswordStdin = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+]
+
+
+def cli_actor() -> Actor:
+    """The person at the terminal, as the activity log names them."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return Actor(name=f"cli:{user}", source="cli", at=system_clock())
+
+
+def sessions_of(op: Operator) -> SqlOperatorSessions:
+    """The operator-account sessions of an open database."""
+    return SqlOperatorSessions(op.engine)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        fail("no terminal to ask for the password: pass --password-stdin and pipe it")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != first:
+        fail("the two passwords differ")
+    return first
+
+
+@operators_app.command("add")
+def operators_add(
+    name: NameArgument,
+    role: Annotated[str, typer.Option(help="admin, finance or viewer.")] = "viewer",
+    password_stdin: PasswordStdin = False,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create a console account; the password is asked for (or read from stdin)."""
+    with open_operator(data_dir, database_url) as op:
+        chosen = parse_role(role)
+        password = check_password(_read_password(password_stdin))
+        added = add_operator(
+            sessions_of(op),
+            name,
+            role=chosen,
+            password=password,
+            salt=os.urandom(16),
+            actor=cli_actor(),
+        )
+    typer.echo(f"Operator {added.name} added with role {added.role.value}.")
+
+
+@operators_app.command("list")
+def operators_list(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every console account with its role and status."""
+    with open_operator(data_dir, database_url) as op:
+        found = list_operators(sessions_of(op))
+        zone = op.zone
+    if as_json:
+        print_json([record(o) for o in found])
+        return
+    print_table(
+        "Operators",
+        ["name", "role", "status", "created", "updated"],
+        [
+            [
+                o.name,
+                o.role.value,
+                o.status,
+                show_time(o.created_at, zone),
+                show_time(o.updated_at, zone),
+            ]
+            for o in found
+        ],
+        zone=zone,
+    )
+
+
+@operators_app.command("disable")
+def operators_disable(
+    name: NameArgument, data_dir: DataDirOption = None, database_url: DatabaseUrlOption = None
+) -> None:
+    """Disable an account: it can no longer log in and its open sessions end."""
+    with open_operator(data_dir, database_url) as op:
+        disable_operator(sessions_of(op), name, actor=cli_actor())
+    typer.echo(f"Operator {name} disabled.")
+
+
+@operators_app.command("reset-password")
+def operators_reset_password(
+    name: NameArgument,
+    password_stdin: PasswordStdin = False,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Set a new password (this also enables a disabled account); open sessions end."""
+    with open_operator(data_dir, database_url) as op:
+        password = check_password(_read_password(password_stdin))
+        reset_password(
+            sessions_of(op), name, password=password, salt=os.urandom(16), actor=cli_actor()
+        )
+    typer.echo(f"Password of operator {name} reset.")
+
+
+@activity_log_app.command("list")
+def activity_list(
+    actor: Annotated[str | None, typer.Option(help="Only changes made by this actor.")] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. client.add.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 50,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The newest changes: when, who, from where, what, before and after."""
+    which = ChangeFilter(actor=actor, action=action, limit=limit)
+    with open_operator(data_dir, database_url) as op:
+        found = list_changes(sessions_of(op), which)
+        zone = op.zone
+    if as_json:
+        print_json([{"activityId": c.activity_id, **record(c.change)} for c in found])
+        return
+    print_table(
+        "Changes",
+        ["at", "actor", "source", "action", "subject", "before", "after"],
+        [
+            [
+                show_time(c.change.at, zone),
+                c.change.actor,
+                c.change.source,
+                c.change.action,
+                c.change.subject,
+                _brief(c.change.before),
+                _brief(c.change.after),
+            ]
+            for c in found
+        ],
+        zone=zone,
+    )
+
+
+def _brief(values: dict[str, object] | None) -> str:
+    if not values:
+        return "-"
+    return ", ".join(f"{k}={v}" for k, v in values.items())
