@@ -50,8 +50,9 @@ def admin_listener(settings: Settings) -> Iterator[str | None]:
             f"the admin listener could not start on {settings.admin_host}:{settings.admin_port} "
             "(port in use? choose another with --admin-port, or --no-admin)"
         )
+    port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.admin_port
     try:
-        yield f"http://{settings.admin_host}:{settings.admin_port}/console/"
+        yield f"http://{settings.admin_host}:{port}/console/"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -90,8 +90,17 @@ def create_console_app(
     ]
     metrics = metrics_app()
     if metrics is not None:
-        routes.append(Mount("/metrics", app=metrics))
+        # An instance, not a function: Starlette then hands it the raw ASGI call.
+        routes.append(Route("/metrics", _Asgi(metrics), methods=["GET"]))
     return Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
+
+
+class _Asgi:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
 
 
 def metrics_app() -> Any | None:

@@ -133,7 +133,7 @@ def statement_page(ask: Ask) -> Response:
         lines: list[StatementLine] = []
         carried: list[StatementLine] = []
         for line in q.lines(statement_id):
-            if line.reverses_statement_id is not None:
+            if line.reverses_statement_id not in (None, statement_id):
                 carried.append(line)
             if len(lines) < LINES_SHOWN:
                 lines.append(line)

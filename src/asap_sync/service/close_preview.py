@@ -86,16 +86,17 @@ def preview_close(
         refusal = str(exc)
     found = []
     for merchant_id in merchants_to_close(uow_factory, period):
-        carried = [0]
+        reversed_in: list[int] = []
 
-        def count(record: list[Any], carried: list[int] = carried) -> None:
+        def note(record: list[Any], reversed_in: list[int] = reversed_in) -> None:
             if record[_REVERSES_STATEMENT] is not None:
-                carried[0] += 1
+                reversed_in.append(record[_REVERSES_STATEMENT])
 
         with uow_factory() as uow:  # never committed: rolled back on exit
             # As the close does first (statements refer to their period's row).
             uow.settlement.set_period(period, PeriodStatus.CLOSING, now, close_started_at=now)
-            statement = build_statement(uow.settlement, period, merchant_id, now, each_record=count)
+            statement = build_statement(uow.settlement, period, merchant_id, now, each_record=note)
         if statement is not None:
-            found.append(PreviewStatement(statement=statement, carried_reversals=carried[0]))
+            carried = sum(1 for s in reversed_in if s != statement.statement_id)
+            found.append(PreviewStatement(statement=statement, carried_reversals=carried))
     return ClosePreview(period=period, status=status, statements=tuple(found), refusal=refusal)

@@ -1,0 +1,66 @@
+"""``asap-sync operators`` and ``asap-sync activity``, in-process on a fresh data directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from asap_sync.cli.main import app
+from asap_sync.service.operators import hash_password, password_matches
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    for name in ("ASAP_SYNC_DATA_DIR", "ASAP_SYNC_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    where = ["--data-dir", str(tmp_path / "data")]
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", *where]).exit_code == 0
+
+    def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, [*args, *where], input=stdin, catch_exceptions=False)
+
+    return invoke
+
+
+def test_operators_are_added_listed_disabled_and_reset_with_every_change_logged(run) -> None:  # type: ignore[no-untyped-def]
+    added = run("operators", "add", "ada", "--role", "admin", "--password-stdin", stdin="x" * 12)
+    assert added.exit_code == 0, added.output
+    assert "Operator ada added with role admin." in added.output
+    listed = json.loads(run("operators", "list", "--json").output)
+    assert [(o["name"], o["role"], o["status"]) for o in listed] == [("ada", "admin", "active")]
+    assert "password" not in json.dumps(listed)
+    assert run("operators", "disable", "ada").exit_code == 0
+    again = run("operators", "disable", "ada")
+    assert again.exit_code == 1 and "already disabled" in again.output
+    reset = run("operators", "reset-password", "ada", "--password-stdin", stdin="y" * 12)
+    assert reset.exit_code == 0
+    log = json.loads(run("activity", "list", "--json").output)
+    assert [c["action"] for c in log] == [
+        "operator.reset-password",
+        "operator.disable",
+        "operator.add",
+    ]
+    assert all(c["source"] == "cli" and c["actor"].startswith("cli:") for c in log)
+    assert log[1]["before"] == {"status": "active"} and log[1]["after"] == {"status": "disabled"}
+
+
+def test_a_weak_password_or_unknown_role_is_refused_in_one_line(run) -> None:  # type: ignore[no-untyped-def]
+    short = run("operators", "add", "bob", "--password-stdin", stdin="short")
+    assert short.exit_code == 1
+    assert short.output.strip() == "error: the password must have at least 12 characters"
+    role = run("operators", "add", "bob", "--role", "boss", "--password-stdin", stdin="z" * 12)
+    assert role.exit_code == 1 and "unknown role 'boss'" in role.output
+
+
+def test_a_password_is_stored_as_a_salted_scrypt_hash() -> None:
+    stored = hash_password("correct horse battery", salt=b"s" * 16)
+    assert stored.startswith("scrypt$16384$8$1$")
+    assert "correct" not in stored
+    assert password_matches("correct horse battery", stored)
+    assert not password_matches("correct horse batterY", stored)
+    assert hash_password("correct horse battery", salt=b"t" * 16) != stored
+    assert not password_matches("anything", "not-a-hash")
