@@ -64,3 +64,36 @@ def test_a_password_is_stored_as_a_salted_scrypt_hash() -> None:
     assert not password_matches("correct horse batterY", stored)
     assert hash_password("correct horse battery", salt=b"t" * 16) != stored
     assert not password_matches("anything", "not-a-hash")
+
+
+def test_changes_made_with_the_cli_are_in_the_activity_log(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("clients", "add", "isv-1").exit_code == 0
+    assert run("merchants", "link", "isv-1", "M-1").exit_code == 0
+    added = run(
+        "contracts",
+        "add",
+        "--id",
+        "C-1",
+        "--merchant",
+        "M-1",
+        "--from",
+        "2025-01-01",
+        "--rule",
+        "RENEWAL=rate:150",
+    )
+    assert added.exit_code == 0, added.output
+    assert run("contracts", "end", "C-1", "--at", "2025-06-01").exit_code == 0
+    assert run("clients", "disable", "isv-1").exit_code == 0
+    assert run("platform-key", "rotate").exit_code == 0
+    log = json.loads(run("activity", "list", "--json").output)
+    assert [(c["action"], c["subject"]) for c in log] == [
+        ("platform-key.rotate", "version 2"),
+        ("client.disable", "isv-1"),
+        ("contract.end", "C-1"),
+        ("contract.add", "C-1"),
+        ("merchant.link", "isv-1 -> M-1"),
+        ("client.add", "isv-1"),
+    ]
+    assert log[3]["after"]["rules"] == {"RENEWAL": {"kind": "rate", "value": 150}}
+    table = run("activity", "list", "--actor", log[0]["actor"], "--action", "client.add")
+    assert "isv-1" in table.output and "platform-key" not in table.output

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from asap_sync.bootstrap import system_clock
+from asap_sync.cli.operator_accounts import log_change
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
@@ -59,6 +60,9 @@ def clients_add(
     """Register a client. It can call once it has a key and a merchant link."""
     with open_operator(data_dir, database_url) as op:
         client = add_client(op.sessions, client_id, name=name, now=system_clock())
+        log_change(
+            op.engine, "client.add", client_id, after={"name": name, "status": client.status}
+        )
     typer.echo(f"Client {client.client_id} added.")
 
 
@@ -71,6 +75,7 @@ def clients_disable(
     """Disable a client: its requests answer INVALID_CLIENT until it is enabled again."""
     with open_operator(data_dir, database_url) as op:
         set_client_enabled(op.sessions, client_id, enabled=False)
+        log_change(op.engine, "client.disable", client_id, after={"status": "disabled"})
     typer.echo(f"Client {client_id} disabled.")
 
 
@@ -83,6 +88,7 @@ def clients_enable(
     """Enable a disabled client again."""
     with open_operator(data_dir, database_url) as op:
         set_client_enabled(op.sessions, client_id, enabled=True)
+        log_change(op.engine, "client.enable", client_id, after={"status": "active"})
     typer.echo(f"Client {client_id} enabled.")
 
 
@@ -154,6 +160,8 @@ def keys_add(
     text = _key_text(key_file, key)
     with open_operator(data_dir, database_url) as op:
         added = add_client_key(op.sessions, client_id, text, version=version, now=system_clock())
+        subject = f"{client_id} v{added.key_version}"
+        log_change(op.engine, "key.add", subject, after={"fingerprint": added.fingerprint})
     typer.echo(
         f"Key version {added.key_version} added to client {client_id} "
         f"(fingerprint {added.fingerprint})."
@@ -208,6 +216,7 @@ def keys_retire(
     """Retire a key version: requests signed with it answer KEY_NOT_FOUND from now on."""
     with open_operator(data_dir, database_url) as op:
         retire_client_key(op.sessions, client_id, version, now=system_clock())
+        log_change(op.engine, "key.retire", f"{client_id} v{version}", after={"status": "retired"})
     typer.echo(f"Key version {version} of client {client_id} retired.")
 
 
@@ -224,6 +233,9 @@ def merchants_link(
     """Allow a client to report transactions for a merchant."""
     with open_operator(data_dir, database_url) as op:
         link_merchant(op.sessions, client_id, merchant_id, now=system_clock())
+        log_change(
+            op.engine, "merchant.link", f"{client_id} -> {merchant_id}", after={"linked": True}
+        )
     typer.echo(f"Client {client_id} may now report for merchant {merchant_id}.")
 
 
@@ -237,6 +249,9 @@ def merchants_unlink(
     """Stop a client from reporting for a merchant (it then gets INVALID_MERCHANT)."""
     with open_operator(data_dir, database_url) as op:
         unlink_merchant(op.sessions, client_id, merchant_id)
+        log_change(
+            op.engine, "merchant.unlink", f"{client_id} -> {merchant_id}", after={"linked": False}
+        )
     typer.echo(f"Client {client_id} may no longer report for merchant {merchant_id}.")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from asap_sync.bootstrap import system_clock
+from asap_sync.cli.operator_accounts import log_change
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
@@ -84,6 +85,7 @@ def add(
             amount_threshold_minor=threshold,
         )
         contract = add_contract(op.sessions, new, now=system_clock())
+        log_change(op.engine, "contract.add", contract.contract_id, after=contract_record(contract))
         zone = op.zone
     typer.echo(
         f"Contract {contract.contract_id} added for merchant {contract.merchant_id}: "
@@ -107,6 +109,8 @@ def end(
     with open_operator(data_dir, database_url) as op:
         moment = None if at is None else parse_moment(at, op.zone)
         contract = end_contract(op.sessions, contract_id, at=moment, now=system_clock())
+        ended = None if contract.valid_to is None else contract.valid_to.isoformat()
+        log_change(op.engine, "contract.end", contract_id, after={"valid_to": ended})
         zone = op.zone
     typer.echo(f"Contract {contract.contract_id} now runs {_period(contract, zone)}.")
 

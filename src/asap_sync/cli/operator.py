@@ -234,6 +234,9 @@ def rotate(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = Non
     """
     with open_operator(data_dir, database_url) as op:
         key = rotate_platform_key(op.sessions, now=system_clock())
+        operator_accounts.log_change(
+            op.engine, "platform-key.rotate", f"version {key.key_version}", after={"active": True}
+        )
     typer.echo(f"Platform key rotated: version {key.key_version} is active, older ones retired.")
     typer.echo("")
     print_platform_key(key)

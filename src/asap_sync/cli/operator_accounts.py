@@ -5,9 +5,10 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from sqlalchemy import Engine
 
 from asap_sync.bootstrap import system_clock
 from asap_sync.cli.operator_session import (
@@ -30,6 +31,7 @@ from asap_sync.service.operators import (
     list_changes,
     list_operators,
     parse_role,
+    record_change,
     reset_password,
 )
 from asap_sync.storage.operators import SqlOperatorSessions
@@ -57,6 +59,19 @@ def cli_actor() -> Actor:
     except (KeyError, OSError):
         user = str(os.getuid())
     return Actor(name=f"cli:{user}", source="cli", at=system_clock())
+
+
+def log_change(
+    engine: Engine,
+    action: str,
+    subject: str,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Write a change made from the CLI to the activity log (the console shows it too)."""
+    change = cli_actor().change(action, subject, before=before, after=after)
+    record_change(SqlOperatorSessions(engine), change)
 
 
 def sessions_of(op: Operator) -> SqlOperatorSessions:

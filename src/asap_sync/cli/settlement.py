@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from asap_sync.bootstrap import engine_for, system_clock
+from asap_sync.cli.operator_accounts import log_change
 from asap_sync.config import Settings
 from asap_sync.domain.model import SyncCommand
 from asap_sync.domain.money import format_e4_hkd, format_minor_hkd
@@ -117,6 +118,8 @@ def close_command(
             zone=ZoneInfo(settings.timezone),
             allow_open_month=allow_open_month,
         )
+        after = {"status": report.status.value, "statements": report.statement_count}
+        log_change(engine, "period.close", report.period, after=after)
     if as_json:
         _print_json(dataclasses.asdict(report))
         return
@@ -140,6 +143,8 @@ def assign_command(
         report = assign_period(
             lambda: SqlSettlementUnitOfWork(engine), period=parse_period(period), now=system_clock()
         )
+        after = {"status": "ASSIGNED", "statements": report.statements_assigned}
+        log_change(engine, "period.assign", report.period, after=after)
     if as_json:
         _print_json(dataclasses.asdict(report))
         return
