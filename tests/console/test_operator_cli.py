@@ -50,10 +50,11 @@ def test_operators_are_added_listed_disabled_and_reset_with_every_change_logged(
 
 def test_a_weak_password_or_unknown_role_is_refused_in_one_line(run) -> None:  # type: ignore[no-untyped-def]
     short = run("operators", "add", "bob", "--password-stdin", stdin="short")
-    assert short.exit_code == 1
+    assert short.exit_code == 2  # bad input: nothing was done
     assert short.output.strip() == "error: the password must have at least 12 characters"
     role = run("operators", "add", "bob", "--role", "boss", "--password-stdin", stdin="z" * 12)
-    assert role.exit_code == 1 and "unknown role 'boss'" in role.output
+    assert role.exit_code == 2 and "unknown role 'boss'" in role.output
+    assert json.loads(run("operators", "list", "--json").output) == []
 
 
 def test_a_password_is_stored_as_a_salted_scrypt_hash() -> None:
@@ -72,9 +73,9 @@ def test_changes_made_with_the_cli_are_in_the_activity_log(run) -> None:  # type
     added = run(
         "contracts",
         "add",
-        "--id",
+        "--contract-id",
         "C-1",
-        "--merchant",
+        "--merchant-id",
         "M-1",
         "--from",
         "2025-01-01",

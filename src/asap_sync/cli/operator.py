@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 
 from asap_sync.bootstrap import engine_for, system_clock
-from asap_sync.cli import activity, clients, contracts, operator_accounts
+from asap_sync.cli import activity, clients, contracts, health, operator_accounts
 from asap_sync.cli.admin_listener import admin_listener
+from asap_sync.cli.conventions import Exit, JsonOption, fail, new_app, print_json
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
-    JsonOption,
     describe_database,
     embedded_database,
     open_operator,
     operator_errors,
-    print_json,
-    record,
     require_migrated,
     settings_for,
 )
@@ -35,10 +35,10 @@ from asap_sync.service.admin import (
 from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.migrate import current_revision, head_revision, upgrade
 
-platform_key_app = typer.Typer(
-    help="Show or rotate the platform's signing key (merchants verify answers with it).",
-    no_args_is_help=True,
+platform_key_app = new_app(
+    "Show or rotate the platform's signing key (merchants verify answers with it)."
 )
+DEFAULTS = Settings()
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("migrate")(migrate)
     app.command("serve")(serve)
+    app.command("health")(health.health)
     app.add_typer(clients.clients_app, name="clients")
     app.add_typer(clients.keys_app, name="keys")
     app.add_typer(clients.merchants_app, name="merchants")
@@ -55,6 +56,17 @@ def register(app: typer.Typer) -> None:
     app.add_typer(activity.transactions_app, name="transactions")
     app.add_typer(operator_accounts.operators_app, name="operators")
     app.add_typer(operator_accounts.activity_log_app, name="activity")
+
+
+def platform_key_fields(key: PlatformKeyRecord) -> dict[str, Any]:
+    """The platform public key for JSON output (no private material)."""
+    return {
+        "keyVersion": key.key_version,
+        "status": key.status,
+        "createdAt": key.created_at,
+        "publicKeyBase64": key.public_key_b64,
+        "publicKeyPem": key.public_key_pem,
+    }
 
 
 def print_platform_key(key: PlatformKeyRecord) -> None:
@@ -68,7 +80,7 @@ def print_platform_key(key: PlatformKeyRecord) -> None:
     typer.echo(key.public_key_pem.rstrip("\n"))
 
 
-def _initialise(settings: Settings) -> None:
+def _initialise(settings: Settings) -> tuple[PlatformKeyRecord, bool]:
     path = embedded_database(settings)
     if path is not None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -79,24 +91,47 @@ def _initialise(settings: Settings) -> None:
         )
     finally:
         engine.dispose()
+    return done.platform_key, done.key_created
+
+
+def _print_initialised(settings: Settings, key: PlatformKeyRecord, created: bool) -> None:
     typer.echo(f"Database {describe_database(settings)} is at schema {head_revision()}.")
-    state = "created" if done.key_created else "already present"
-    typer.echo(f"Platform signing key version {done.platform_key.key_version}: {state}.")
+    state = "created" if created else "already present"
+    typer.echo(f"Platform signing key version {key.key_version}: {state}.")
     typer.echo("")
-    print_platform_key(done.platform_key)
+    print_platform_key(key)
 
 
-def init(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = None) -> None:
+def init(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Create the data directory, migrate the database and create the platform signing key.
 
     Safe to run again: an existing key is kept and printed.
     """
     settings = settings_for(data_dir, database_url)
     with operator_errors():
-        _initialise(settings)
+        key, created = _initialise(settings)
+    if as_json:
+        print_json(
+            {
+                "database": describe_database(settings),
+                "schema": head_revision(),
+                "keyCreated": created,
+                "platformKey": platform_key_fields(key),
+            }
+        )
+    else:
+        _print_initialised(settings, key, created)
 
 
-def migrate(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = None) -> None:
+def migrate(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Apply the schema migrations this version needs (run it after every upgrade)."""
     settings = settings_for(data_dir, database_url)
     with operator_errors():
@@ -110,34 +145,63 @@ def migrate(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = No
         finally:
             engine.dispose()
     head = head_revision()
-    if before == head:
+    if as_json:
+        print_json({"database": describe_database(settings), "from": before, "to": head})
+    elif before == head:
         typer.echo(f"Database {describe_database(settings)} is already at schema {head}.")
+    elif before is None:
+        typer.echo(f"Database {describe_database(settings)} created at schema {head}.")
     else:
         typer.echo(f"Database {describe_database(settings)} migrated from {before} to {head}.")
 
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(envvar="ASAP_SYNC_HOST", help="Address to listen on.")
+        str | None,
+        typer.Option(
+            envvar="ASAP_SYNC_HOST",
+            help="Address to listen on.",
+            show_default=DEFAULTS.host,
+        ),
     ] = None,
     port: Annotated[
-        int | None, typer.Option(envvar="ASAP_SYNC_PORT", help="Port to listen on.")
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_PORT", help="Port to listen on.", show_default=str(DEFAULTS.port)
+        ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(envvar="ASAP_SYNC_WORKERS", help="Worker processes.", min=1),
+        typer.Option(
+            envvar="ASAP_SYNC_WORKERS",
+            help="Worker processes.",
+            min=1,
+            show_default=str(DEFAULTS.workers),
+        ),
     ] = None,
     log_level: Annotated[
         str | None,
-        typer.Option(envvar="ASAP_SYNC_LOG_LEVEL", help="debug, info, warning or error."),
+        typer.Option(
+            envvar="ASAP_SYNC_LOG_LEVEL",
+            help="debug, info, warning or error.",
+            show_default=DEFAULTS.log_level,
+        ),
     ] = None,
     admin_host: Annotated[
         str | None,
-        typer.Option(envvar="ASAP_SYNC_ADMIN_HOST", help="Address of the console and /metrics."),
+        typer.Option(
+            envvar="ASAP_SYNC_ADMIN_HOST",
+            help="Address of the console and /metrics.",
+            show_default=DEFAULTS.admin_host,
+        ),
     ] = None,
     admin_port: Annotated[
         int | None,
-        typer.Option(envvar="ASAP_SYNC_ADMIN_PORT", help="Port of the console and /metrics."),
+        typer.Option(
+            envvar="ASAP_SYNC_ADMIN_PORT",
+            help="Port of the console and /metrics.",
+            show_default=str(DEFAULTS.admin_port),
+        ),
     ] = None,
     admin: Annotated[
         bool | None,
@@ -154,9 +218,10 @@ def serve(
     """Run the externalInfoSync server (POST /amsin/commercial/certificate/accept).
 
     The operator console (/console/) and /metrics are served on a separate admin listener,
-    127.0.0.1:8081 by default. On the embedded SQLite default, a data directory without a
-    database is initialised first. A database that is not migrated, or a PostgreSQL database
-    not initialised, is refused.
+    127.0.0.1:8081 by default (--admin-host, --admin-port, --no-admin).
+    On the embedded SQLite default, a data directory without a database is initialised first.
+    A database that is not migrated, or a PostgreSQL database not initialised, is refused.
+    Ready when GET /healthz answers 200 (`asap-sync health --wait 60` waits for that).
     """
     settings = settings_for(
         data_dir,
@@ -170,17 +235,19 @@ def serve(
         admin_enabled=admin,
     )
     settings = settings.with_changes(data_dir=settings.data_dir.resolve())
+    require_free_port(settings.host, settings.port)
     with operator_errors():
         path = embedded_database(settings)
         if path is not None and not path.exists():
             typer.echo(f"No database in {settings.data_dir}: initialising it.")
-            _initialise(settings)
+            _print_initialised(settings, *_initialise(settings))
             typer.echo("")
         _check_ready(settings)
     # Workers are separate processes: they rebuild these settings from the environment.
     os.environ.update(settings.to_env())
+    workers_text = "1 worker" if settings.workers == 1 else f"{settings.workers} workers"
     typer.echo(
-        f"Serving on http://{settings.host}:{settings.port} with {settings.workers} worker(s), "
+        f"Serving on http://{settings.host}:{settings.port} with {workers_text}, "
         f"database {describe_database(settings)}."
     )
     with operator_errors(), admin_listener(settings) as console_url:
@@ -195,6 +262,21 @@ def serve(
             log_level=settings.log_level.lower(),
             access_log=settings.log_level.lower() == "debug",
         )
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Refuse, with a hint, a port another process already listens on."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(
+                    f"port {port} on {host} is in use (another asap-sync serve?): stop that "
+                    "process, or choose another port with --port or ASAP_SYNC_PORT"
+                )
+            fail(f"cannot listen on {host}:{port}: {exc.strerror}", Exit.USAGE)
 
 
 def _check_ready(settings: Settings) -> None:
@@ -212,22 +294,30 @@ def show_platform_key(
     database_url: DatabaseUrlOption = None,
     as_json: JsonOption = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the public key PEM to this file.")
+        Path | None,
+        typer.Option("--out", help="Also write the public key PEM to this file.", dir_okay=False),
     ] = None,
 ) -> None:
     """Print the platform public key the server signs with, as base64 and PEM."""
     with open_operator(data_dir, database_url) as op:
         key = newest_platform_key(op.sessions)
     if out is not None:
-        out.write_text(key.public_key_pem)
+        try:
+            out.write_text(key.public_key_pem, encoding="ascii")
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror}", Exit.USAGE)
     if as_json:
-        print_json([record(key, public_key_pem=key.public_key_pem)])
+        print_json(platform_key_fields(key))
     else:
         print_platform_key(key)
 
 
 @platform_key_app.command("rotate")
-def rotate(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = None) -> None:
+def rotate(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Create a new platform key version and retire the older ones.
 
     Running servers sign with the new key from their next answer: give it to every merchant.
@@ -237,6 +327,9 @@ def rotate(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = Non
         operator_accounts.log_change(
             op.engine, "platform-key.rotate", f"version {key.key_version}", after={"active": True}
         )
+    if as_json:
+        print_json(platform_key_fields(key))
+        return
     typer.echo(f"Platform key rotated: version {key.key_version} is active, older ones retired.")
     typer.echo("")
     print_platform_key(key)

@@ -11,19 +11,22 @@ import typer
 from sqlalchemy import Engine
 
 from asap_sync.bootstrap import system_clock
+from asap_sync.cli.conventions import (
+    DataKeys,
+    JsonOption,
+    bad_input,
+    input_checks,
+    new_app,
+    print_json,
+)
+from asap_sync.cli.display import print_table, show_time
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
-    JsonOption,
     Operator,
-    fail,
     open_operator,
-    print_json,
-    print_table,
-    record,
-    show_time,
 )
-from asap_sync.service.operator_ports import Actor, ChangeFilter
+from asap_sync.service.operator_ports import Actor, ChangeFilter, LoggedChange, OperatorError
 from asap_sync.service.operators import (
     add_operator,
     check_password,
@@ -36,14 +39,8 @@ from asap_sync.service.operators import (
 )
 from asap_sync.storage.operators import SqlOperatorSessions
 
-operators_app = typer.Typer(
-    help="Console accounts (roles: viewer reads, finance settles, admin manages).",
-    no_args_is_help=True,
-)
-activity_log_app = typer.Typer(
-    help="The activity log: every change made from the console or the CLI.",
-    no_args_is_help=True,
-)
+operators_app = new_app("Console accounts (roles: viewer reads, finance settles, admin manages).")
+activity_log_app = new_app("The activity log: every change made from the console or the CLI.")
 
 NameArgument = Annotated[str, typer.Argument(help="The operator's login name.")]
 PasswordStdin = Annotated[
@@ -83,10 +80,10 @@ def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
-        fail("no terminal to ask for the password: pass --password-stdin and pipe it")
+        bad_input("no terminal to ask for the password: pass --password-stdin and pipe it")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Password again: ") != first:
-        fail("the two passwords differ")
+        bad_input("the two passwords differ")
     return first
 
 
@@ -97,11 +94,13 @@ def operators_add(
     password_stdin: PasswordStdin = False,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create a console account; the password is asked for (or read from stdin)."""
-    with open_operator(data_dir, database_url) as op:
+    with input_checks(OperatorError):
         chosen = parse_role(role)
         password = check_password(_read_password(password_stdin))
+    with open_operator(data_dir, database_url) as op:
         added = add_operator(
             sessions_of(op),
             name,
@@ -110,6 +109,9 @@ def operators_add(
             salt=os.urandom(16),
             actor=cli_actor(),
         )
+    if as_json:
+        print_json(added)
+        return
     typer.echo(f"Operator {added.name} added with role {added.role.value}.")
 
 
@@ -124,7 +126,7 @@ def operators_list(
         found = list_operators(sessions_of(op))
         zone = op.zone
     if as_json:
-        print_json([record(o) for o in found])
+        print_json(list(found))
         return
     print_table(
         "Operators",
@@ -145,11 +147,17 @@ def operators_list(
 
 @operators_app.command("disable")
 def operators_disable(
-    name: NameArgument, data_dir: DataDirOption = None, database_url: DatabaseUrlOption = None
+    name: NameArgument,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Disable an account: it can no longer log in and its open sessions end."""
     with open_operator(data_dir, database_url) as op:
-        disable_operator(sessions_of(op), name, actor=cli_actor())
+        disabled = disable_operator(sessions_of(op), name, actor=cli_actor())
+    if as_json:
+        print_json(disabled)
+        return
     typer.echo(f"Operator {name} disabled.")
 
 
@@ -159,13 +167,18 @@ def operators_reset_password(
     password_stdin: PasswordStdin = False,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Set a new password (this also enables a disabled account); open sessions end."""
-    with open_operator(data_dir, database_url) as op:
+    with input_checks(OperatorError):
         password = check_password(_read_password(password_stdin))
-        reset_password(
+    with open_operator(data_dir, database_url) as op:
+        done = reset_password(
             sessions_of(op), name, password=password, salt=os.urandom(16), actor=cli_actor()
         )
+    if as_json:
+        print_json(done)
+        return
     typer.echo(f"Password of operator {name} reset.")
 
 
@@ -184,7 +197,7 @@ def activity_list(
         found = list_changes(sessions_of(op), which)
         zone = op.zone
     if as_json:
-        print_json([{"activityId": c.activity_id, **record(c.change)} for c in found])
+        print_json([_change_fields(c) for c in found])
         return
     print_table(
         "Changes",
@@ -203,6 +216,21 @@ def activity_list(
         ],
         zone=zone,
     )
+
+
+def _change_fields(logged: LoggedChange) -> dict[str, Any]:
+    change = logged.change
+    return {
+        "activityId": logged.activity_id,
+        "at": change.at,
+        "actor": change.actor,
+        "source": change.source,
+        "action": change.action,
+        "subject": change.subject,
+        # Recorded values keep their own keys.
+        "before": None if change.before is None else DataKeys(change.before),
+        "after": None if change.after is None else DataKeys(change.after),
+    }
 
 
 def _brief(values: dict[str, object] | None) -> str:
