@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, literal_column, select
+from sqlalchemy import Connection, Engine, Select, func, select, tuple_
 from sqlalchemy.orm import aliased
 
 from asap_sync.domain.settlement import Statement
@@ -211,16 +211,12 @@ def _searched(query: Select[Any], s: TransactionSearch) -> Select[Any]:
             origin.c.out_trans_id == s.origin_trans_id
         )
     if s.request_id:
+        # The bindings first (one scan when no client is given), then the unique index.
         b = request_bindings
-        query = query.where(
-            select(literal_column("1"))
-            .where(
-                b.c.request_id == s.request_id,
-                b.c.merchant_id == t.c.merchant_id,
-                b.c.out_trans_id == t.c.out_trans_id,
-            )
-            .exists()
-        )
+        bound = select(b.c.merchant_id, b.c.out_trans_id).where(b.c.request_id == s.request_id)
+        if s.client_id:
+            bound = bound.where(b.c.client_id == s.client_id)
+        query = query.where(tuple_(t.c.merchant_id, t.c.out_trans_id).in_(bound))
     return query
 
 

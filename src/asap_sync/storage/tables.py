@@ -300,6 +300,9 @@ directory_version = Table(
 
 # --- The console (migration 0007): operator accounts, the activity log, audit runs ---
 
+# The console counts accepted syncs per day and searches by date: a range scan, not the table.
+Index("ix_transactions_accepted_at", transactions.c.accepted_at)
+
 operators = Table(
     "operators",
     metadata,

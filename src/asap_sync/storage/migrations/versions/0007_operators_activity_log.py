@@ -2,7 +2,9 @@
 
 Operator accounts for the console (a role, a scrypt password hash, a session epoch that a
 reset or a disable bumps), the activity log of every change made from the console or the CLI,
-and the audit runs started from the console with their findings.
+and the audit runs started from the console with their findings. An index on
+``transactions.accepted_at`` lets the console count a day's syncs and search a date range
+without reading the whole table (it grows at the right edge: accepted_at only increases).
 
 Revision ID: 0007
 Revises: 0005
@@ -60,9 +62,11 @@ def upgrade() -> None:
         sa.Column("report", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("audit_run_id", name="pk_audit_runs"),
     )
+    op.create_index("ix_transactions_accepted_at", "transactions", ["accepted_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_transactions_accepted_at", table_name="transactions")
     op.drop_table("audit_runs")
     op.drop_index("ix_activity_log_at", table_name="activity_log")
     op.drop_table("activity_log")
