@@ -45,7 +45,7 @@ MerchantArgument = Annotated[str, typer.Argument(help="The merchantId.", show_de
 @clients_app.command("add")
 def clients_add(
     client_id: ClientArgument,
-    name: Annotated[str, typer.Option(help="A name for people.")] = "",
+    name: Annotated[str, typer.Option(help="A name for people.", show_default="none")] = "",
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     as_json: JsonOption = False,
@@ -158,10 +158,17 @@ def keys_add(
     client_id: ClientArgument,
     key_file: Annotated[
         Path | None,
-        typer.Option(help="File with the public key: PEM or one-line base64 ('-' for stdin)."),
+        typer.Option(
+            help="File with the public key: PEM or one-line base64 ('-' for stdin).",
+            show_default="none: give this or --key",
+        ),
     ] = None,
     key: Annotated[
-        str | None, typer.Option(help="The public key as text: PEM or one-line base64.")
+        str | None,
+        typer.Option(
+            help="The public key as text: PEM or one-line base64.",
+            show_default="none: give this or --key-file",
+        ),
     ] = None,
     version: Annotated[
         int | None,

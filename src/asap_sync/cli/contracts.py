@@ -50,6 +50,7 @@ def add(
             "--rule",
             help="GOODS_CODE=rate:<basis points> or GOODS_CODE=fixed:<minor units per item>; "
             "repeat for each goodsCode (RENEWAL, NEW_CONTRACT).",
+            show_default="none: every goods item earns --default-rate",
         ),
     ] = None,
     default_rate: Annotated[

@@ -31,6 +31,8 @@ from asap_sync.client import (
     row_from_mapping,
 )
 
+FROM_FILE = "from FILE"
+
 
 def send(
     base_url: BaseUrl,
@@ -45,20 +47,36 @@ def send(
         ),
     ] = None,
     key_version: KeyVersion = "1",
-    merchant_id: Annotated[str | None, typer.Option("--merchant-id")] = None,
-    out_trans_id: Annotated[str | None, typer.Option("--out-trans-id")] = None,
+    merchant_id: Annotated[
+        str | None, typer.Option("--merchant-id", show_default=FROM_FILE)
+    ] = None,
+    out_trans_id: Annotated[
+        str | None, typer.Option("--out-trans-id", show_default=FROM_FILE)
+    ] = None,
     request_id: Annotated[
-        str | None, typer.Option("--request-id", help="Default: the outTransId.")
+        str | None,
+        typer.Option("--request-id", help="The idempotency key.", show_default="the outTransId"),
     ] = None,
     trans_date: Annotated[
-        str | None, typer.Option("--trans-date", help="ISO 8601 with offset.")
+        str | None,
+        typer.Option("--trans-date", help="ISO 8601 with offset.", show_default=FROM_FILE),
     ] = None,
-    entity_type: Annotated[str | None, typer.Option("--entity-type")] = None,
-    entity_id: Annotated[str | None, typer.Option("--entity-id")] = None,
-    direction: Annotated[str | None, typer.Option("--direction", help="pay or refund.")] = None,
-    origin_trans_id: Annotated[str | None, typer.Option("--origin-trans-id")] = None,
-    amount: Annotated[str | None, typer.Option("--amount", help="Minor units: 24800.")] = None,
-    amount_hkd: Annotated[str | None, typer.Option("--amount-hkd", help="HKD: 248.00.")] = None,
+    entity_type: Annotated[
+        str | None, typer.Option("--entity-type", show_default=FROM_FILE)
+    ] = None,
+    entity_id: Annotated[str | None, typer.Option("--entity-id", show_default=FROM_FILE)] = None,
+    direction: Annotated[
+        str | None, typer.Option("--direction", help="pay or refund.", show_default=FROM_FILE)
+    ] = None,
+    origin_trans_id: Annotated[
+        str | None, typer.Option("--origin-trans-id", show_default=FROM_FILE)
+    ] = None,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Minor units: 24800.", show_default=FROM_FILE)
+    ] = None,
+    amount_hkd: Annotated[
+        str | None, typer.Option("--amount-hkd", help="HKD: 248.00.", show_default=FROM_FILE)
+    ] = None,
     goods: Annotated[
         list[str] | None,
         typer.Option("--goods", help="CODE:MINOR_UNITS[:NAME], repeatable.", show_default="none"),

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from asap_sync.bootstrap import engine_for, system_clock
+from asap_sync.bootstrap import engine_for, platform_keys_for, server_options, system_clock
 from asap_sync.cli import activity, clients, contracts, health, operator_accounts
 from asap_sync.cli.admin_listener import admin_listener
 from asap_sync.cli.conventions import Exit, JsonOption, fail, new_app, print_json
@@ -33,6 +33,7 @@ from asap_sync.service.admin import (
     rotate_platform_key,
 )
 from asap_sync.storage.admin import SqlAdminSessions
+from asap_sync.storage.gateway import GatewayStore
 from asap_sync.storage.migrate import current_revision, head_revision, upgrade
 
 platform_key_app = new_app(
@@ -214,6 +215,42 @@ def serve(
     ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
+    max_head_bytes: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_MAX_HEAD_BYTES",
+            show_default=str(DEFAULTS.max_head_bytes),
+            help="Largest request head (request line and headers) in bytes; larger: 431.",
+            min=1024,
+        ),
+    ] = None,
+    head_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ASAP_SYNC_HEAD_TIMEOUT_SECONDS",
+            show_default=str(DEFAULTS.head_timeout_seconds),
+            help="Seconds a client has to send a request head; then 408 and the socket closes.",
+            min=0.1,
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ASAP_SYNC_BODY_TIMEOUT_SECONDS",
+            show_default=str(DEFAULTS.body_timeout_seconds),
+            help="Seconds a client has to send a body once its head is in; then 408.",
+            min=0.1,
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_MAX_CONNECTIONS",
+            show_default=str(DEFAULTS.max_connections),
+            help="Connections per worker; requests past it get 503.",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Run the externalInfoSync server (POST /amsin/commercial/certificate/accept).
 
@@ -234,7 +271,13 @@ def serve(
         admin_port=admin_port,
         admin_enabled=admin,
     )
-    settings = settings.with_changes(data_dir=settings.data_dir.resolve())
+    settings = settings.with_changes(
+        data_dir=settings.data_dir.resolve(),
+        max_head_bytes=max_head_bytes,
+        head_timeout_seconds=head_timeout,
+        body_timeout_seconds=body_timeout,
+        max_connections=max_connections,
+    )
     require_free_port(settings.host, settings.port)
     with operator_errors():
         path = embedded_database(settings)
@@ -253,15 +296,7 @@ def serve(
     with operator_errors(), admin_listener(settings) as console_url:
         if console_url is not None:
             typer.echo(f"Operator console on {console_url} (metrics on /metrics).")
-        uvicorn.run(
-            "asap_sync.bootstrap:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level=settings.log_level.lower(),
-            access_log=settings.log_level.lower() == "debug",
-        )
+        uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
 
 
 def require_free_port(host: str, port: int) -> None:
@@ -284,6 +319,7 @@ def _check_ready(settings: Settings) -> None:
     try:
         require_migrated(engine, settings)
         newest_platform_key(SqlAdminSessions(engine))
+        platform_keys_for(settings, GatewayStore(engine))  # the key the workers will load
     finally:
         engine.dispose()
 
@@ -295,7 +331,12 @@ def show_platform_key(
     as_json: JsonOption = False,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Also write the public key PEM to this file.", dir_okay=False),
+        typer.Option(
+            "--out",
+            help="Also write the public key PEM to this file.",
+            dir_okay=False,
+            show_default="not written",
+        ),
     ] = None,
 ) -> None:
     """Print the platform public key the server signs with, as base64 and PEM."""

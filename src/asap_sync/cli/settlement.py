@@ -268,9 +268,17 @@ def _print_statement(q: Any, statement: Any) -> None:
 @statements_app.command("export")
 def export_command(
     statement_id: Annotated[
-        int | None, typer.Option("--statement-id", help="Export this statement.")
+        int | None,
+        typer.Option(
+            "--statement-id", help="Export this statement.", show_default="none: or --period"
+        ),
     ] = None,
-    period: Annotated[str | None, typer.Option(help="Export every statement of a period.")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="Export every statement of a period.", show_default="none: or --statement-id"
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="csv or json.")] = Format.csv,
     out: Annotated[
         Path | None,
