@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
-import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
+from starlette.applications import Starlette
 
 from asap_sync.config import Settings
+from asap_sync.console.app import create_console_app
 from asap_sync.http.app import AsgiApp
 from asap_sync.http.endpoint import ExternalInfoSync
+from asap_sync.http.metrics import metrics_app, process_observer
 from asap_sync.http.pipeline import SignedApis
+from asap_sync.http.probes import readiness_checks
 from asap_sync.http.rate_limit import RateLimiter
+from asap_sync.http.socket_limits import SocketLimits, guarded_protocol
+from asap_sync.http.tracing import tracing_observer
+from asap_sync.logs import configure_logging, logging_config
 from asap_sync.service.decide import AcceptPolicy
 from asap_sync.service.directory import Directory, PlatformKey
 from asap_sync.service.ingest import Ingestor
+from asap_sync.service.observer import Observer, combine
+from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.directory import SqlDirectoryReader, SqlRejectionLog
 from asap_sync.storage.engine import make_engine
+from asap_sync.storage.file_modes import secure_data_dir
+from asap_sync.storage.key_custody import PlatformKeys, load_platform_keys
 from asap_sync.storage.ledger import SqlLedger
 from asap_sync.storage.migrate import check_up_to_date
+from asap_sync.storage.operators import SqlOperatorSessions
 from asap_sync.wire.messages import ENDPOINT_PATH
 
 
@@ -33,22 +46,14 @@ def engine_for(settings: Settings) -> Engine:
     """The database engine the settings name."""
     if not settings.database_url:
         # Owner-only: the database holds the platform's private signing key.
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
     return make_engine(settings.effective_database_url, pool_size=settings.threads)
 
 
-class DirectorySigningKey:
-    """The platform's signing key as the directory holds it (newest active; a rotation is
-    picked up with the directory version that made it)."""
-
-    def __init__(self, directory: Directory) -> None:
-        self._directory = directory
-
-    def current(self) -> PlatformKey | None:
-        key = self._directory.platform_key()
-        if key is None:
-            logging.getLogger("asap_sync").error("no active platform key: run `asap-sync init`")
-        return key
+def standard_observer(settings: Settings) -> Observer:
+    """This process's metrics, and spans when tracing is on."""
+    tracing = tracing_observer(settings.tracing)
+    return combine([process_observer()] if tracing is None else [process_observer(), tracing])
 
 
 def build_app(
@@ -56,10 +61,14 @@ def build_app(
     *,
     engine: Engine | None = None,
     clock: Callable[[], datetime] = system_clock,
+    observer: Observer | None = None,
 ) -> AsgiApp:
-    """The ASGI application for these settings; refuses a database that is not migrated."""
+    """The ASGI application for these settings; refuses a database that is not migrated.
+
+    ``observer``: what the pipeline reports to (default: :func:`standard_observer`)."""
     engine = engine or engine_for(settings)
     check_up_to_date(engine)
+    observer = observer or standard_observer(settings)
     directory = Directory(SqlDirectoryReader(engine))
     ingestor = Ingestor(
         ledger=SqlLedger(engine),
@@ -67,13 +76,12 @@ def build_app(
         policy=AcceptPolicy(
             late_limit_months=settings.late_limit_months, zone=ZoneInfo(settings.timezone)
         ),
+        observer=observer,
     )
-    signing_key = DirectorySigningKey(directory)
-    signing_key.current()  # loaded at start: a database without one fails at once, in the log
     apis = SignedApis(
         routes={ENDPOINT_PATH: ExternalInfoSync(ingestor)},
         directory=directory,
-        signing_key=signing_key,
+        signing_key=HeldSigningKey(platform_keys_for(settings, directory), directory),
         rejections=SqlRejectionLog(engine),
         clock=clock,
         time_window=timedelta(seconds=settings.time_window_seconds),
@@ -83,6 +91,7 @@ def build_app(
             if settings.rate_limit_per_second > 0
             else None
         ),
+        observer=observer,
     )
 
     def healthy() -> bool:
@@ -91,15 +100,85 @@ def build_app(
         return True
 
     return AsgiApp(
-        apis, body_limit=settings.body_limit_bytes, threads=settings.threads, health=healthy
+        apis,
+        body_limit=settings.body_limit_bytes,
+        threads=settings.threads,
+        health=healthy,
+        readiness=readiness_checks(engine, directory),
     )
+
+
+def build_admin_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = system_clock,
+    session_key: bytes | None = None,
+) -> Starlette:
+    """The admin listener's app: the operator console and ``/metrics``."""
+    engine = engine or engine_for(settings)
+    check_up_to_date(engine)
+    return create_console_app(
+        engine=engine,
+        admin=SqlAdminSessions(engine),
+        operators=SqlOperatorSessions(engine),
+        clock=clock,
+        zone=ZoneInfo(settings.timezone),
+        session_key=session_key,
+        metrics=metrics_app(),
+    )
+
+
+def platform_keys_for(settings: Settings, directory: Directory) -> PlatformKeys:
+    """The platform signing key, loaded now and held by the worker (SPEC §2.1)."""
+    return load_platform_keys(
+        settings.platform_key,
+        version=settings.platform_key_version,
+        database_key=directory.platform_key,
+        environ=os.environ,
+    )
+
+
+class HeldSigningKey:
+    """Implements :class:`asap_sync.http.pipeline.SigningKeyProvider`: the key loaded at the
+    worker's start, following the directory's newest key when that is its source (a rotation
+    takes effect with the directory version that made it), and held while the database is
+    down."""
+
+    def __init__(self, keys: PlatformKeys, directory: Directory) -> None:
+        self._keys, self._directory = keys, directory
+
+    def current(self) -> PlatformKey | None:
+        try:
+            from_database = self._directory.platform_key()
+        except Exception:
+            from_database = None  # the database is down: the held key signs
+        return self._keys.choose(from_database)
 
 
 def create_app() -> AsgiApp:
     """Factory for the ASGI server's worker processes: settings from ``ASAP_SYNC_*``."""
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.log_format, settings.log_level)
     return build_app(settings)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for these settings: the socket limits of SPEC §2.1 included."""
+    limits = SocketLimits(
+        max_head_bytes=settings.max_head_bytes,
+        head_timeout=settings.head_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_connections=settings.max_connections,
+    )
+    return {
+        "http": guarded_protocol(limits),
+        "limit_concurrency": limits.max_connections,
+        "timeout_keep_alive": 5,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "log_config": logging_config(settings.log_format, settings.log_level),
+        "log_level": settings.log_level.lower(),
+        "access_log": settings.log_level.lower() == "debug",
+    }

@@ -3,11 +3,10 @@ rejection logging, answer signing and the observer without a change to the pipel
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from asap_sync.http.pipeline import Handled, Verified
+from asap_sync.service.observer import NullObserver
 from asap_sync.storage.tables import rejections
 from asap_sync.wire import SyncResult
 from tests.integration.conftest import Platform
@@ -19,6 +18,8 @@ TOY_PATH = "/amsin/api/v1/business/toy"
 class Toy:
     """A second signed API: it records what reached it and succeeds."""
 
+    api = "toy"
+
     def __init__(self) -> None:
         self.seen: list[Verified] = []
 
@@ -27,14 +28,14 @@ class Toy:
         return Handled(result=SyncResult.ok(), confirmed=False, request_id="toy")
 
 
-class Recorder:
-    """An observer that keeps every answer's code."""
+class Recorder(NullObserver):
+    """An observer that keeps every answer's API and code."""
 
     def __init__(self) -> None:
         self.codes: list[tuple[str, str]] = []
 
-    def answered(self, *, path: str, code: str, **_: Any) -> None:
-        self.codes.append((path, code))
+    def answered(self, *, api: str, code: str, seconds: float) -> None:
+        self.codes.append((api, code))
 
 
 def test_a_registered_api_gets_verified_requests_and_signed_answers(platform: Platform) -> None:
@@ -66,4 +67,4 @@ def test_the_observer_sees_every_answer_of_every_api(platform: Platform) -> None
     platform.apis.routes[TOY_PATH] = Toy()
     platform.send(b"{}", path=TOY_PATH)
     platform.send(b"{}", method="GET", path=TOY_PATH)
-    assert recorder.codes == [(TOY_PATH, "SUCCESS"), (TOY_PATH, "METHOD_NOT_SUPPORTED")]
+    assert recorder.codes == [("toy", "SUCCESS"), ("toy", "METHOD_NOT_SUPPORTED")]

@@ -20,6 +20,8 @@ from asap_sync.wire.messages import parse_sync_body
 class ExternalInfoSync:
     """Implements :class:`asap_sync.http.pipeline.Handler` for ``externalInfoSync``."""
 
+    api = "externalInfoSync"
+
     def __init__(self, ingestor: Ingestor) -> None:
         self.ingestor = ingestor
 

@@ -1,7 +1,8 @@
 """The signed-API pipeline, written once for every signed API (SPEC §2):
 
 route → gateway checks (shape, client and key, signature, Request-Time, rate limit) → the API's
-handler → directory confirmation → rejection logging → answer signing → observer.
+handler → directory confirmation → rejection logging → answer signing, each step reported to
+an observer (:mod:`asap_sync.service.observer`: metrics, traces).
 
 Every answer is HTTP 200 with a signed JSON body, rejections included. The gateway decides with
 the process's cached directory; an answer stands once the directory version it was decided with
@@ -25,6 +26,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from asap_sync.http.framing import echoed_client_id
 from asap_sync.http.gateway import (
     RawRequest,
     Rejected,
@@ -35,6 +37,7 @@ from asap_sync.http.gateway import (
 )
 from asap_sync.http.rate_limit import RateLimiter
 from asap_sync.service.directory import Directory, DirectorySnapshot, PlatformKey
+from asap_sync.service.observer import NULL_OBSERVER, Observer
 from asap_sync.service.ports import Rejection, RejectionSink
 from asap_sync.wire import (
     ResultCode,
@@ -83,7 +86,9 @@ class Handled:
 
 
 class Handler(Protocol):
-    """One signed API."""
+    """One signed API; ``api`` names it to the observer."""
+
+    api: str
 
     def __call__(self, verified: Verified) -> Handled | None: ...
 
@@ -92,30 +97,6 @@ class SigningKeyProvider(Protocol):
     """The platform's current signing key (None: there is none yet)."""
 
     def current(self) -> PlatformKey | None: ...
-
-
-class Observer(Protocol):
-    """Told of every answer (metrics, logs)."""
-
-    def answered(
-        self, *, path: str, client_id: str, request_id: str | None, code: str, seconds: float
-    ) -> None: ...
-
-
-class LogObserver:
-    """The default observer: one log line per answer."""
-
-    def answered(
-        self, *, path: str, client_id: str, request_id: str | None, code: str, seconds: float
-    ) -> None:
-        log.info(
-            "%s client=%s requestId=%s code=%s %.1fms",
-            path,
-            client_id or "-",
-            request_id or "-",
-            code,
-            seconds * 1000,
-        )
 
 
 @lru_cache(maxsize=8)
@@ -144,36 +125,47 @@ class SignedApis:
         time_window: timedelta,
         body_limit: int,
         rate_limiter: RateLimiter | None = None,
-        observer: Observer | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         self.routes, self.directory, self.signing_key = dict(routes), directory, signing_key
         self.rejections, self.clock = rejections, clock
         self.time_window, self.body_limit = time_window, body_limit
-        self.rate_limiter, self.observer = rate_limiter, observer or LogObserver()
+        self.rate_limiter, self.observer = rate_limiter, observer
 
     def handle(self, request: RawRequest) -> Answer:
         """Apply every step in order; raises only when the answer cannot be signed."""
+        handler = self.routes.get(request.path)
+        api = handler.api if handler is not None else request.path
+        with self.observer.step("request", api=api):
+            return self._handle(request, api)
+
+    def _handle(self, request: RawRequest, api: str) -> Answer:
         started = time.perf_counter()
         now = self.clock()
-        client_id = request.headers.get("client-id", "")
+        client_id = echoed_client_id(request.headers.get("client-id", ""))
         outcome = self._decide(request, client_id, now, fresh=False)
         for _ in range(MAX_FRESH_ATTEMPTS):
             if outcome is not None:
                 break
+            self.observer.redecided(reason="directory_changed")
             outcome = self._decide(request, client_id, now, fresh=True)
         if outcome is None:  # the directory kept changing under every attempt
             log.error("clients or keys changed under every attempt (client %s)", client_id)
             rejected = Rejected(ResultCode.SYSTEM_ERROR, "clients or keys kept changing")
             outcome = _Outcome(result=_system_error(), rejected=rejected, request_id=None)
         if outcome.rejected is not None:
-            self._record(now, client_id, outcome.rejected)
+            self._record(now, client_id, outcome.rejected, api)
         answer = self._sign(request, client_id, outcome.result)
-        self.observer.answered(
-            path=request.path,
-            client_id=client_id,
-            request_id=outcome.request_id,
-            code=outcome.result.error_code or "SUCCESS",
-            seconds=time.perf_counter() - started,
+        elapsed = time.perf_counter() - started
+        code = outcome.result.error_code or "SUCCESS"
+        self.observer.answered(api=api, code=code, seconds=elapsed)
+        log.info(
+            "%s client=%s requestId=%s code=%s %.1fms",
+            api,
+            client_id or "-",
+            outcome.request_id or "-",
+            code,
+            elapsed * 1000,
         )
         return answer
 
@@ -211,7 +203,8 @@ class SignedApis:
         snapshot = self.directory.snapshot(client_id, fresh=fresh)
         seen.append(snapshot)
         key = client_key(snapshot, client_id, request.headers["signature"])
-        check_signature(request, client_id, key)
+        with self.observer.step("verify"):
+            check_signature(request, client_id, key)
         check_time(request.headers["request-time"], now, self.time_window)
         if self.rate_limiter is not None and not self.rate_limiter.allow(client_id):
             raise Rejected(
@@ -229,17 +222,17 @@ class SignedApis:
         )
 
     def _confirmed(self, seen: list[DirectorySnapshot], fresh: bool) -> bool:
-        """Whether the directory still stands at the version the answer was decided with."""
-        snapshot = seen[0] if seen else self.directory.snapshot(None, fresh=fresh)
-        if snapshot.confirmed:
-            return True
+        """Whether the directory still stands at the version the answer was decided with
+        (when the database cannot tell, the answer stands: it is signed with the held key)."""
         try:
-            return not self.directory.changed_since(snapshot.version)
+            snapshot = seen[0] if seen else self.directory.snapshot(None, fresh=fresh)
+            return snapshot.confirmed or not self.directory.changed_since(snapshot.version)
         except Exception:
+            self.observer.database_error(operation="directory_check")
             log.exception("could not confirm the directory version; answering from cache")
             return True
 
-    def _record(self, now: datetime, client_id: str, rejected: Rejected) -> None:
+    def _record(self, now: datetime, client_id: str, rejected: Rejected, api: str) -> None:
         try:
             self.rejections.record(
                 Rejection(
@@ -253,7 +246,10 @@ class SignedApis:
                 )
             )
         except Exception:
+            self.observer.database_error(operation="rejection_log")
             log.exception("could not record a rejection (%s)", rejected.code.value)
+            return
+        self.observer.rejection_recorded(api=api, code=rejected.code.value)
 
     def _sign(self, request: RawRequest, client_id: str, result: SyncResult) -> Answer:
         platform = self.signing_key.current()
@@ -262,7 +258,8 @@ class SignedApis:
         body = result.to_bytes()
         response_time = format_response_time(self.clock())
         content = signing_content(request.method, request.path, client_id, response_time, body)
-        signature = sign(content, _private_key(platform.private_key_pem))
+        with self.observer.step("sign"):
+            signature = sign(content, _private_key(platform.private_key_pem))
         headers = [
             ("client-id", client_id),
             ("response-time", response_time),

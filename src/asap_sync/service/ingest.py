@@ -30,6 +30,7 @@ from asap_sync.service.decide import (
     keys_of,
     links_of,
 )
+from asap_sync.service.observer import NULL_OBSERVER, Observer
 from asap_sync.service.ports import Ledger, MerchantContracts
 
 log = logging.getLogger("asap_sync.ingest")
@@ -64,6 +65,7 @@ class Ingestor:
     directory: MerchantContracts
     policy: AcceptPolicy
     max_batch: int = MAX_BATCH
+    observer: Observer = NULL_OBSERVER
     _queue: list[_Job] = field(default_factory=list)
     _queue_lock: threading.Lock = field(default_factory=threading.Lock)
     _writer: threading.Lock = field(default_factory=threading.Lock)
@@ -97,8 +99,10 @@ class Ingestor:
         if not batch:
             return
         try:
-            again = self._round(batch)
+            with self.observer.step("batch_write", size=len(batch)):
+                again = self._round(batch)
         except BaseException as exc:
+            self.observer.database_error(operation="batch_write")
             for job in batch:
                 if not job.done:
                     job.error, job.done = exc, True
@@ -114,7 +118,10 @@ class Ingestor:
         if contracts is None:  # the directory moved between the two reads
             return self._contend(batch)
         decision = decide_batch(view, contracts, syncs, policy=self.policy)
-        failed = self.ledger.apply(decision.plan) if decision.plan.syncs else frozenset()
+        failed: frozenset[int] = frozenset()
+        if decision.plan.syncs:
+            failed = self.ledger.apply(decision.plan)
+            self.observer.batch_written(size=len(decision.plan.syncs) - len(failed))
         again: list[_Job] = []
         for position, (job, answer) in enumerate(zip(batch, decision.answers, strict=True)):
             if position in failed:
@@ -128,6 +135,7 @@ class Ingestor:
     def _contend(self, jobs: list[_Job]) -> list[_Job]:
         again = []
         for job in jobs:
+            self.observer.redecided(reason="precondition_failed")
             job.contended += 1
             if job.contended < MAX_CONTENDED:
                 again.append(job)
