@@ -157,3 +157,18 @@ def test_serve_on_a_port_in_use_says_so_before_doing_anything(cli: Cli, data_dir
 def test_serve_help_creates_nothing(cli: Cli, data_dir: Path) -> None:
     assert cli("serve", "--help").exit_code == 0
     assert not data_dir.exists()
+
+
+def test_the_merchant_connection_can_come_from_asap_sync_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "asap-sync.toml").write_text(
+        'base_url = "127.0.0.1:8080"\nclient_id = "c"\nprivate_key = "nowhere.pem"\n'
+        'platform_public_key = "platform-public.pem"\n'
+    )
+    result = runner.invoke(app, ["merchant-side", "send", "--merchant-id", "M1"])
+    assert result.exit_code == 2 and "--base-url '127.0.0.1:8080' needs a scheme" in result.stderr
+    monkeypatch.setenv("ASAP_SYNC_BASE_URL", "http://127.0.0.1:1")  # a variable wins
+    result = runner.invoke(app, ["merchant-side", "send", "--merchant-id", "M1"])
+    assert result.exit_code == 2 and f"{tmp_path / 'nowhere.pem'}" in result.stderr
