@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
@@ -13,10 +15,13 @@ from asap_sync.config import Settings
 from asap_sync.http.app import AsgiApp
 from asap_sync.http.endpoint import SyncEndpoint
 from asap_sync.http.rate_limit import RateLimiter
+from asap_sync.http.socket_limits import SocketLimits, guarded_protocol
 from asap_sync.service.accept_sync import AcceptPolicy
 from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.engine import make_engine
+from asap_sync.storage.file_modes import secure_data_dir
 from asap_sync.storage.gateway import GatewayStore
+from asap_sync.storage.key_custody import PlatformKeys, load_platform_keys
 from asap_sync.storage.migrate import check_up_to_date
 
 
@@ -29,7 +34,7 @@ def engine_for(settings: Settings) -> Engine:
     """The database engine the settings name."""
     if not settings.database_url:
         # Owner-only: the database holds the platform's private signing key.
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
     return make_engine(settings.effective_database_url, pool_size=settings.threads)
 
 
@@ -42,8 +47,10 @@ def build_app(
     """The ASGI application for these settings; refuses a database that is not migrated."""
     engine = engine or engine_for(settings)
     check_up_to_date(engine)
+    gateway = GatewayStore(engine)
     endpoint = SyncEndpoint(
-        gateway=GatewayStore(engine),
+        gateway=gateway,
+        platform_keys=platform_keys_for(settings, gateway),
         writer=BatchWriter(engine),
         clock=clock,
         policy=AcceptPolicy(
@@ -68,6 +75,16 @@ def build_app(
     )
 
 
+def platform_keys_for(settings: Settings, gateway: GatewayStore) -> PlatformKeys:
+    """The platform signing key, loaded now and held by the worker (SPEC §2.1)."""
+    return load_platform_keys(
+        settings.platform_key,
+        version=settings.platform_key_version,
+        database_key=gateway.platform_key,
+        environ=os.environ,
+    )
+
+
 def create_app() -> AsgiApp:
     """Factory for the ASGI server's worker processes: settings from ``ASAP_SYNC_*``."""
     settings = Settings.from_env()
@@ -76,3 +93,23 @@ def create_app() -> AsgiApp:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     return build_app(settings)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for these settings: the socket limits of SPEC §2.1 included."""
+    limits = SocketLimits(
+        max_head_bytes=settings.max_head_bytes,
+        head_timeout=settings.head_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_connections=settings.max_connections,
+    )
+    return {
+        "http": guarded_protocol(limits),
+        "limit_concurrency": limits.max_connections,
+        "timeout_keep_alive": 5,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "log_level": settings.log_level.lower(),
+        "access_log": settings.log_level.lower() == "debug",
+    }

@@ -28,6 +28,12 @@ class Settings:
     rate_limit_per_second: float = 0.0  # per client per worker; 0 turns it off
     log_level: str = "info"
     threads: int = 16  # request threads per worker (database and RSA work)
+    max_head_bytes: int = 16 * 1024  # request line and headers; past it a plain 431
+    head_timeout_seconds: float = 10.0  # to receive a request head; past it a plain 408
+    body_timeout_seconds: float = 30.0  # to receive a body once its head is in; a plain 408
+    max_connections: int = 1024  # per worker; requests past it get a plain 503
+    platform_key: str = "database"  # or file:<path> (mode 0600) or env:<VARIABLE> (PEM)
+    platform_key_version: int = 1  # the keyVersion announced for a file: or env: key
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from asap_sync.bootstrap import engine_for, system_clock
+from asap_sync.bootstrap import engine_for, platform_keys_for, server_options, system_clock
 from asap_sync.cli import activity, clients, contracts, health
 from asap_sync.cli.conventions import Exit, JsonOption, fail, new_app, print_json
 from asap_sync.cli.operator_session import (
@@ -32,6 +32,7 @@ from asap_sync.service.admin import (
     rotate_platform_key,
 )
 from asap_sync.storage.admin import SqlAdminSessions
+from asap_sync.storage.gateway import GatewayStore
 from asap_sync.storage.migrate import current_revision, head_revision, upgrade
 
 platform_key_app = new_app(
@@ -186,6 +187,42 @@ def serve(
     ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
+    max_head_bytes: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_MAX_HEAD_BYTES",
+            show_default=str(DEFAULTS.max_head_bytes),
+            help="Largest request head (request line and headers) in bytes; larger: 431.",
+            min=1024,
+        ),
+    ] = None,
+    head_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ASAP_SYNC_HEAD_TIMEOUT_SECONDS",
+            show_default=str(DEFAULTS.head_timeout_seconds),
+            help="Seconds a client has to send a request head; then 408 and the socket closes.",
+            min=0.1,
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ASAP_SYNC_BODY_TIMEOUT_SECONDS",
+            show_default=str(DEFAULTS.body_timeout_seconds),
+            help="Seconds a client has to send a body once its head is in; then 408.",
+            min=0.1,
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_MAX_CONNECTIONS",
+            show_default=str(DEFAULTS.max_connections),
+            help="Connections per worker; requests past it get 503.",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Run the externalInfoSync server (POST /amsin/commercial/certificate/accept).
 
@@ -196,7 +233,13 @@ def serve(
     settings = settings_for(
         data_dir, database_url, host=host, port=port, workers=workers, log_level=log_level
     )
-    settings = settings.with_changes(data_dir=settings.data_dir.resolve())
+    settings = settings.with_changes(
+        data_dir=settings.data_dir.resolve(),
+        max_head_bytes=max_head_bytes,
+        head_timeout_seconds=head_timeout,
+        body_timeout_seconds=body_timeout,
+        max_connections=max_connections,
+    )
     require_free_port(settings.host, settings.port)
     with operator_errors():
         path = embedded_database(settings)
@@ -212,15 +255,7 @@ def serve(
         f"Serving on http://{settings.host}:{settings.port} with {workers_text}, "
         f"database {describe_database(settings)}."
     )
-    uvicorn.run(
-        "asap_sync.bootstrap:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level.lower() == "debug",
-    )
+    uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
 
 
 def require_free_port(host: str, port: int) -> None:
@@ -243,6 +278,7 @@ def _check_ready(settings: Settings) -> None:
     try:
         require_migrated(engine, settings)
         newest_platform_key(SqlAdminSessions(engine))
+        platform_keys_for(settings, GatewayStore(engine))  # the key the workers will load
     finally:
         engine.dispose()
 
