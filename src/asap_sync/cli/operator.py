@@ -12,7 +12,8 @@ import typer
 import uvicorn
 
 from asap_sync.bootstrap import engine_for, platform_keys_for, server_options, system_clock
-from asap_sync.cli import activity, clients, contracts, health
+from asap_sync.cli import activity, clients, contracts, health, operator_accounts
+from asap_sync.cli.admin_listener import admin_listener
 from asap_sync.cli.conventions import Exit, JsonOption, fail, new_app, print_json
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
@@ -25,6 +26,8 @@ from asap_sync.cli.operator_session import (
     settings_for,
 )
 from asap_sync.config import Settings
+from asap_sync.http.metrics import prepare_metrics_directory
+from asap_sync.logs import LogFormat
 from asap_sync.service.admin import (
     PlatformKeyRecord,
     initialise,
@@ -54,6 +57,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(platform_key_app, name="platform-key")
     app.add_typer(activity.rejections_app, name="rejections")
     app.add_typer(activity.transactions_app, name="transactions")
+    app.add_typer(operator_accounts.operators_app, name="operators")
+    app.add_typer(operator_accounts.activity_log_app, name="activity")
 
 
 def platform_key_fields(key: PlatformKeyRecord) -> dict[str, Any]:
@@ -185,6 +190,39 @@ def serve(
             show_default=DEFAULTS.log_level,
         ),
     ] = None,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            envvar="ASAP_SYNC_LOG_FORMAT",
+            help="text, or json: one JSON object per line, with the request id on each.",
+            show_default=DEFAULTS.log_format,
+        ),
+    ] = None,
+    admin_host: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ASAP_SYNC_ADMIN_HOST",
+            help="Address of the console and /metrics.",
+            show_default=DEFAULTS.admin_host,
+        ),
+    ] = None,
+    admin_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_ADMIN_PORT",
+            help="Port of the console and /metrics.",
+            show_default=str(DEFAULTS.admin_port),
+        ),
+    ] = None,
+    admin: Annotated[
+        bool | None,
+        typer.Option(
+            "--admin/--no-admin",
+            envvar="ASAP_SYNC_ADMIN_ENABLED",
+            help="Serve the console and /metrics on the admin listener (default: on).",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     max_head_bytes: Annotated[
@@ -226,12 +264,23 @@ def serve(
 ) -> None:
     """Run the externalInfoSync server (POST /amsin/commercial/certificate/accept).
 
+    The operator console (/console/) and /metrics are served on a separate admin listener,
+    127.0.0.1:8081 by default (--admin-host, --admin-port, --no-admin).
     On the embedded SQLite default, a data directory without a database is initialised first.
     A database that is not migrated, or a PostgreSQL database not initialised, is refused.
     Ready when GET /healthz answers 200 (`asap-sync health --wait 60` waits for that).
     """
     settings = settings_for(
-        data_dir, database_url, host=host, port=port, workers=workers, log_level=log_level
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        log_format=log_format.value if log_format else None,
+        admin_host=admin_host,
+        admin_port=admin_port,
+        admin_enabled=admin,
     )
     settings = settings.with_changes(
         data_dir=settings.data_dir.resolve(),
@@ -250,12 +299,19 @@ def serve(
         _check_ready(settings)
     # Workers are separate processes: they rebuild these settings from the environment.
     os.environ.update(settings.to_env())
+    metrics = prepare_metrics_directory(os.environ)  # before any worker starts
     workers_text = "1 worker" if settings.workers == 1 else f"{settings.workers} workers"
     typer.echo(
         f"Serving on http://{settings.host}:{settings.port} with {workers_text}, "
         f"database {describe_database(settings)}."
     )
-    uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
+    try:
+        with operator_errors(), admin_listener(settings) as console_url:
+            if console_url is not None:
+                typer.echo(f"Operator console on {console_url} (metrics on /metrics).")
+            uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
+    finally:
+        metrics.close()
 
 
 def require_free_port(host: str, port: int) -> None:
@@ -324,6 +380,9 @@ def rotate(
     """
     with open_operator(data_dir, database_url) as op:
         key = rotate_platform_key(op.sessions, now=system_clock())
+        operator_accounts.log_change(
+            op.engine, "platform-key.rotate", f"version {key.key_version}", after={"active": True}
+        )
     if as_json:
         print_json(platform_key_fields(key))
         return
