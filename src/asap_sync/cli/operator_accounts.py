@@ -231,7 +231,7 @@ def _change_fields(logged: LoggedChange) -> dict[str, Any]:
         "source": change.source,
         "action": change.action,
         "subject": change.subject,
-        # Recorded values follow the tool's one key convention too (camelCase, amounts twice).
+        # Recorded values follow the one key convention too (docs/cli.md).
         "before": change.before,
         "after": change.after,
     }
