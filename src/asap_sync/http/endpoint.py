@@ -20,6 +20,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from asap_sync.domain.errors import RuleViolation
+from asap_sync.http.failure_log import FailureLog
 from asap_sync.http.framing import echoed_client_id
 from asap_sync.http.gateway import (
     RawRequest,
@@ -56,6 +57,7 @@ from asap_sync.wire.messages import parse_sync_body
 __all__ = ["Answer", "RawRequest", "Rejected", "SyncEndpoint"]
 
 log = logging.getLogger("asap_sync.sync")
+failures = FailureLog(log)
 
 MAX_FRESH_ATTEMPTS = 3  # decisions on fresh data after the cached one was overtaken
 
@@ -151,7 +153,7 @@ class SyncEndpoint:
         except Rejected as exc:
             result, rejected = SyncResult.failed(exc.code, exc.context), exc
         except Exception:
-            log.exception("unexpected failure; answering SYSTEM_ERROR (client %s)", client_id)
+            failures.exception("decide", "unexpected failure; answering SYSTEM_ERROR")
             result = SyncResult.failed(ResultCode.SYSTEM_ERROR)
             rejected = Rejected(ResultCode.SYSTEM_ERROR, "see the server log")
         snapshot = attempt.snapshot or self._platform_snapshot(fresh)
@@ -232,7 +234,7 @@ class SyncEndpoint:
         try:
             return self.gateway.changed_since(snapshot.version)
         except Exception:
-            log.exception("could not confirm the directory version; answering from cache")
+            failures.exception("confirm", "could not confirm the directory version; from cache")
             return False
 
     def _record(self, now: datetime, client_id: str, rejected: Rejected) -> None:
@@ -249,7 +251,7 @@ class SyncEndpoint:
                 )
             )
         except Exception:
-            log.exception("could not record a rejection (%s)", rejected.code.value)
+            failures.exception("record", "could not record a rejection (%s)", rejected.code.value)
 
     def _sign(
         self,
