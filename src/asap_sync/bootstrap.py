@@ -15,6 +15,7 @@ from asap_sync.config import Settings
 from asap_sync.http.app import AsgiApp
 from asap_sync.http.endpoint import SyncEndpoint
 from asap_sync.http.rate_limit import RateLimiter
+from asap_sync.http.refusals import RefusalLimits, Refusals
 from asap_sync.http.socket_limits import SocketLimits, guarded_protocol
 from asap_sync.service.accept_sync import AcceptPolicy
 from asap_sync.storage.batch import BatchWriter
@@ -58,6 +59,13 @@ def build_app(
         ),
         time_window=timedelta(seconds=settings.time_window_seconds),
         body_limit=settings.body_limit_bytes,
+        refusals=Refusals(
+            RefusalLimits(
+                per_source=settings.failures_per_source,
+                per_client_id=settings.failures_per_client_id,
+            ),
+            gateway.record_rejections,
+        ),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_second)
             if settings.rate_limit_per_second > 0

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from asap_sync.http.endpoint import Answer, RawRequest, SyncEndpoint
 from asap_sync.http.framing import declared_length, framing_error
+from asap_sync.wire.echo import echoed
 from asap_sync.wire.messages import ENDPOINT_PATH
 
 Scope = MutableMapping[str, Any]
@@ -58,7 +59,7 @@ class AsgiApp:
         elif path == "/healthz":
             await self._health(send)
         else:
-            await _send_json(send, 404, {"error": f"no such path: {path}"})
+            await _send_json(send, 404, {"error": f"no such path: {echoed(path)}"})
 
     async def _sync(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         body, too_large = await _read_body(receive, self.body_limit, scope["headers"])
@@ -72,6 +73,7 @@ class AsgiApp:
             body=body,
             body_too_large=too_large,
             framing_error=framing_error(scope),
+            source=str((scope.get("client") or ("",))[0]),
         )
         loop = asyncio.get_running_loop()
         try:
@@ -97,6 +99,14 @@ class AsgiApp:
                 ok = False
         await _send_json(send, 200 if ok else 503, {"status": "ok" if ok else "unavailable"})
 
+    async def _flush_refusals(self) -> None:
+        if self.endpoint.refusals is None:
+            return
+        try:
+            await asyncio.to_thread(self.endpoint.refusals.flush)
+        except Exception:
+            log.exception("could not write the counted rejections at shutdown")
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
@@ -104,6 +114,7 @@ class AsgiApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self._pool.shutdown(wait=False, cancel_futures=True)
+                await self._flush_refusals()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
