@@ -79,7 +79,11 @@ def build_app(
         return True
 
     return AsgiApp(
-        endpoint, body_limit=settings.body_limit_bytes, threads=settings.threads, health=healthy
+        endpoint,
+        body_limit=settings.body_limit_bytes,
+        threads=settings.threads,
+        health=healthy,
+        tarpit=settings.throttled_delay_seconds,
     )
 
 

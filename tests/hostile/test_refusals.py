@@ -25,7 +25,7 @@ def test_a_flood_of_bad_signatures_is_throttled_counted_and_does_not_lock_out_ot
     data_dir.mkdir(mode=0o700)
     url = f"sqlite:///{data_dir / 'asap-sync.sqlite3'}"
     prepared(url)
-    server = start_hostile_server(data_dir)
+    server = start_hostile_server(data_dir, extra_env={"ASAP_SYNC_THROTTLED_DELAY_SECONDS": "0.01"})
     codes: list[str] = []
     try:
         for _ in range(FLOOD):

@@ -42,8 +42,9 @@ class AsgiApp:
         body_limit: int,
         threads: int,
         health: Callable[[], bool] | None = None,
+        tarpit: float = 1.0,
     ) -> None:
-        self.endpoint, self.body_limit = endpoint, body_limit
+        self.endpoint, self.body_limit, self.tarpit = endpoint, body_limit, tarpit
         self.health = health
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sync")
 
@@ -77,7 +78,11 @@ class AsgiApp:
         )
         loop = asyncio.get_running_loop()
         try:
-            answer: Answer = await loop.run_in_executor(self._pool, self.endpoint.handle, request)
+            if self.endpoint.over_budget(request):
+                await asyncio.sleep(self.tarpit)  # a throttled caller waits; we do not work
+                answer: Answer = self.endpoint.throttled(request)
+            else:
+                answer = await loop.run_in_executor(self._pool, self.endpoint.handle, request)
         except Exception:
             log.exception("could not answer a sync request")
             await _send_json(send, 500, {"error": "the platform cannot sign answers right now"})

@@ -126,8 +126,6 @@ class SyncEndpoint:
         started = time.perf_counter()
         now = self.clock()
         client_id = echoed_client_id(request.headers.get("client-id", ""))
-        if self.refusals is not None and self.refusals.over_budget(request.source, client_id):
-            return self._throttled(request, now)
         decision = self._decide(request, client_id, now, fresh=False)
         for _ in range(MAX_FRESH_ATTEMPTS):
             if decision is not None:
@@ -268,9 +266,18 @@ class SyncEndpoint:
         except Exception:
             failures.exception("record", "could not record a rejection (%s)", rejected.code.value)
 
-    def _throttled(self, request: RawRequest, now: datetime) -> Answer:
+    def over_budget(self, request: RawRequest) -> bool:
+        """True when the request's source or claimed Client-Id has used up its failures."""
+        if self.refusals is None:
+            return False
+        client_id = echoed_client_id(request.headers.get("client-id", ""))
+        return self.refusals.over_budget(request.source, client_id)
+
+    def throttled(self, request: RawRequest) -> Answer:
         """The answer to a caller past its failure budget: the same body and no Client-Id for
-        a whole second, so it is signed once a second whatever the flood."""
+        a whole second, so it is signed once a second whatever the flood. No lookup, no
+        verification, no write: cheap enough to give on the event loop."""
+        now = self.clock()
         platform = self._held_key()
         result = SyncResult.failed(
             ResultCode.REQUEST_TRAFFIC_EXCEED_LIMIT,
