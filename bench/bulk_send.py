@@ -118,14 +118,13 @@ def _bulk_round(
 ) -> dict[str, Any]:
     from asap_sync.storage.engine import make_engine
     from asap_sync.storage.migrate import upgrade
-    from asap_sync.storage.tables import transactions
     from asap_sync.wire import private_key_pem, public_key_base64
     from bench.harness import (
+        asgi_server,
         count_rows,
         fresh_database,
         machine_busy,
         process_tree_cpu,
-        uvicorn_server,
     )
     from bench.workload import CLIENT_ID, register
 
@@ -146,9 +145,10 @@ def _bulk_round(
             "ASAP_SYNC_LOG_LEVEL": options.product_log_level,
         }
         log = workdir / "server.log"
-        with uvicorn_server(
-            "asap_sync.bootstrap:create_app", env, log, workers=options.workers
-        ) as (port, process):
+        with asgi_server("asap_sync.bootstrap:create_app", env, log, workers=options.workers) as (
+            port,
+            process,
+        ):
             command = [
                 sys.executable,
                 "-c",
@@ -177,7 +177,7 @@ def _bulk_round(
             seconds = time.perf_counter() - started
             client_cpu = _children_cpu() - client_before
             server_after, busy_after = process_tree_cpu(process.pid), machine_busy()
-        rows = count_rows(url, transactions)
+        rows = count_rows(url, "transactions")
     if done.returncode != 0:
         _say(done.stdout.decode(errors="replace")[-2000:] + done.stderr.decode(errors="replace"))
     count = options.requests

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import text
 
 from asap_sync.storage.engine import make_engine
 
@@ -41,14 +41,38 @@ def fresh_database(kind: str, workdir: Path, admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def count_rows(url: str, table: object) -> int:
+def count_rows(url: str, table: str) -> int:
     """The number of rows in a table (checks that every answered success was written)."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
     finally:
         engine.dispose()
+
+
+def backend_pids(admin_url: str, url: str) -> list[int]:
+    """The PostgreSQL backends connected to ``url``'s database (none for SQLite)."""
+    if not url.startswith("postgresql"):
+        return []
+    name = url.rpartition("/")[2]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of each live process (PostgreSQL runs on this machine)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
 
 
 def free_port() -> int:
@@ -57,28 +81,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SERVERS = ("uvicorn", "granian")
+
+
+def server_command(server: str, factory: str, port: int, workers: int) -> list[str]:
+    """uvicorn (httptools, uvloop) or granian (ASGI, uvloop, HTTP/1.1), access log off."""
+    if server == "uvicorn":
+        return [
+            sys.executable, "-m", "uvicorn", factory, "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--http", "httptools", "--loop", "uvloop",
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "1",
+        "--no-access-log", "--log-level", "warning", factory,
+    ]  # fmt: skip
+
+
 @contextlib.contextmanager
-def uvicorn_server(
-    factory: str, env: Mapping[str, str], log: Path, *, workers: int
+def asgi_server(
+    factory: str, env: Mapping[str, str], log: Path, *, workers: int, server: str = "uvicorn"
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """``uvicorn <factory> --factory --workers N`` on a free port; yields port and process."""
+    """``factory`` served by ``server`` with N workers on a free port; yields port and process."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        factory,
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    command = server_command(server, factory, port, workers)
     full_env = {**os.environ, **env, "PYTHONPATH": PYTHONPATH}
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=full_env, stdout=out, stderr=subprocess.STDOUT)
@@ -120,13 +149,7 @@ def _children(pid: int) -> list[int]:
 
 def process_tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a process and its live children."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for member in [pid, *_children(pid)]:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+    return sum(cpu_of([pid, *_children(pid)]).values())
 
 
 def machine_busy() -> tuple[float, float]:

@@ -2,11 +2,21 @@
 
 Run as its own process so that its CPU is measured apart from the orchestrator's:
 
-    python bench/loadgen.py REQUESTS_FILE --port 8000 --concurrency 32 --warmup 500
+    python bench/loadgen.py REQUESTS_FILE --port 8000 --concurrency 32 [--first N] [--count M]
+    python bench/loadgen.py REQUESTS_FILE --port 8000 --concurrency 32 --rate 800
 
-The file holds length-prefixed raw requests (see :func:`write_requests`). The first ``--warmup``
-requests are sent untimed (caches, connection pools, both workers up); the rest are timed.
-Each connection is kept alive and sends one request at a time. Prints one JSON object.
+The file holds length-prefixed raw requests (see :func:`write_requests`); ``--first`` and
+``--count`` pick a slice of them (a warm-up is one invocation, the timed run the next). Each
+connection is kept alive and sends one request at a time.
+
+- **Closed loop** (default): every connection sends its next request as soon as the previous
+  answer is in; latency is from send to answer.
+- **Open loop** (``--rate R``): request *i* is due at ``start + i / R`` whatever the server
+  does; a due request waits for a free connection in a queue. Latency is measured from the
+  **scheduled** time, not from the actual send, so a server that falls behind is charged for
+  the requests it kept waiting (no coordinated omission).
+
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SUCCESS = b'"invokeResult":"SUCCESS"'
 _LENGTH = struct.Struct(">I")
@@ -84,33 +95,79 @@ async def _exchange(
     return status, body
 
 
-async def _connection(host: str, port: int, work: Iterator[bytes], tally: Tally | None) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+async def _send(conn: list[Any], host: str, port: int, raw: bytes) -> tuple[int, bytes]:
+    """One exchange on ``conn`` ([reader, writer]), reconnecting after a broken connection."""
+    try:
+        return await _exchange(conn[0], conn[1], raw)
+    except (OSError, asyncio.IncompleteReadError) as exc:
+        conn[1].close()
+        conn[:] = await asyncio.open_connection(host, port)
+        return 0, repr(exc).encode()
+
+
+async def _closed_connection(host: str, port: int, work: Iterator[bytes], tally: Tally) -> None:
+    conn: list[Any] = list(await asyncio.open_connection(host, port))
     try:
         for raw in work:  # one shared iterator: each request is sent exactly once
             started = time.perf_counter()
-            try:
-                status, body = await _exchange(reader, writer, raw)
-            except (OSError, asyncio.IncompleteReadError) as exc:
-                status, body = 0, repr(exc).encode()
-                writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
-            if tally is not None:
-                tally.count(status, body, time.perf_counter() - started)
+            status, body = await _send(conn, host, port, raw)
+            tally.count(status, body, time.perf_counter() - started)
     finally:
-        writer.close()
+        conn[1].close()
+
+
+async def _open_connection(
+    host: str, port: int, due: asyncio.Queue[tuple[bytes, float] | None], tally: Tally
+) -> None:
+    conn: list[Any] = list(await asyncio.open_connection(host, port))
+    try:
+        while (item := await due.get()) is not None:
+            raw, scheduled = item
+            status, body = await _send(conn, host, port, raw)
+            tally.count(status, body, time.perf_counter() - scheduled)
+    finally:
+        conn[1].close()
+
+
+async def _schedule(
+    requests: list[bytes], rate: float, due: asyncio.Queue[tuple[bytes, float] | None]
+) -> float:
+    """Put each request in the queue at its due time; returns the largest lag of a hand-over
+    behind its schedule (the generator's own lateness, already inside the latencies)."""
+    start, lag = time.perf_counter() + 0.005, 0.0
+    for n, raw in enumerate(requests):
+        scheduled = start + n / rate
+        now = time.perf_counter()
+        if scheduled > now:
+            await asyncio.sleep(scheduled - now)
+            now = time.perf_counter()
+        lag = max(lag, now - scheduled)
+        due.put_nowait((raw, scheduled))
+    return lag
 
 
 async def replay(
-    requests: list[bytes], *, host: str, port: int, concurrency: int, warmup: int
+    requests: list[bytes], *, host: str, port: int, concurrency: int, rate: float | None = None
 ) -> dict[str, object]:
-    """Send the warm-up requests, then time the rest; a summary as a JSON-ready dict."""
-    if warmup:
-        head = iter(requests[:warmup])
-        await asyncio.gather(*(_connection(host, port, head, None) for _ in range(concurrency)))
-    tally, timed = Tally(), iter(requests[warmup:])
+    """Send every request (closed loop, or open loop at ``rate`` per second); a summary."""
+    tally = Tally()
     cpu_before, started = _cpu_seconds(), time.perf_counter()
-    await asyncio.gather(*(_connection(host, port, timed, tally) for _ in range(concurrency)))
+    lag = 0.0
+    if rate is None:
+        work = iter(requests)
+        await asyncio.gather(
+            *(_closed_connection(host, port, work, tally) for _ in range(concurrency))
+        )
+    else:
+        due: asyncio.Queue[tuple[bytes, float] | None] = asyncio.Queue()
+        workers = [
+            asyncio.create_task(_open_connection(host, port, due, tally))
+            for _ in range(concurrency)
+        ]
+        lag = await _schedule(requests, rate, due)
+        for _ in workers:
+            due.put_nowait(None)
+        await asyncio.gather(*workers)
     seconds = time.perf_counter() - started
     latencies = sorted(tally.latencies)
     return {
@@ -120,8 +177,11 @@ async def replay(
         "samples": tally.samples,
         "seconds": seconds,
         "rps": len(latencies) / seconds,
+        "rate": rate,
         "p50_ms": _percentile(latencies, 50) * 1000,
         "p99_ms": _percentile(latencies, 99) * 1000,
+        "max_ms": latencies[-1] * 1000 if latencies else float("nan"),
+        "schedule_lag_ms": lag * 1000,
         "cpu_seconds": _cpu_seconds() - cpu_before,
     }
 
@@ -143,16 +203,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("requests_file", type=Path)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--warmup", type=int, default=0)
+    parser.add_argument("--concurrency", type=int, default=32, help="keep-alive connections")
+    parser.add_argument("--first", type=int, default=0, help="index of the first request sent")
+    parser.add_argument("--count", type=int, default=None, help="requests sent (default: all)")
+    parser.add_argument("--rate", type=float, default=None, help="open loop: requests per second")
     args = parser.parse_args(argv)
     requests = read_requests(args.requests_file)
+    last = None if args.count is None else args.first + args.count
     run = replay(
-        requests,
+        requests[args.first : last],
         host=args.host,
         port=args.port,
         concurrency=args.concurrency,
-        warmup=args.warmup,
+        rate=args.rate,
     )
     try:
         import uvloop  # the lighter event loop keeps the generator off the critical path

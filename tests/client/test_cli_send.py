@@ -63,7 +63,7 @@ def test_send_from_a_seed_shaped_json_file_prints_the_verified_success(
     body.write_text(json.dumps(SEED_BODY))
     result = runner.invoke(app, ["merchant", "send", str(body), "--json"])
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)
     assert printed["code"] == "SUCCESS"
     assert printed["verified"] is True
     assert printed["requestId"] == SEED_BODY["outTransId"]
@@ -89,8 +89,10 @@ def test_a_rejection_exits_1_with_code_context_and_further_action(
     body.write_text(json.dumps(SEED_BODY))
     result = runner.invoke(app, ["merchant", "send", str(body), "--json"])
     assert result.exit_code == 1
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)
     assert printed["code"] == "INVALID_CONTRACT"
+    assert printed["error"]["exitStatus"] == 1
+    assert result.stderr == "error: the platform answered INVALID_CONTRACT\n"
     assert printed["furtherAction"] == wire.ResultCode.INVALID_CONTRACT.further_action
 
 

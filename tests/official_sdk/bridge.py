@@ -1,7 +1,8 @@
 """Drive the official Alipay+ Python SDK (global-open-sdk-python 1.7.1) over stdin/stdout.
 
-Run by ``.venv-alipay/bin/python`` (see ``scripts/official-sdk-env``), never imported by
-``asap_sync``. Reads one JSON object, prints one JSON object; exits 1 on a malformed request.
+Run by ``.cache/official-alipay-sdk-venv/bin/python`` (see ``scripts/official-sdk-env``),
+never imported by ``asap_sync``. Reads one JSON object, prints one JSON object; exits 1 on a
+malformed request.
 
     {"op": "sign", method, path, clientId, time, body, privateKey}       -> {"signature": str}
     {"op": "verify", method, path, clientId, time, body, signature, publicKey} -> {"ok": bool}

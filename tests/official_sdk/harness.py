@@ -1,8 +1,8 @@
 """Reach the official Alipay+ Python SDK, installed in its own virtualenv, from our tests.
 
 The SDK pins its own dependencies (an old ``cryptography`` among them), so it lives in
-``<repo>/.venv-alipay``, made by ``scripts/official-sdk-env``, and is driven through
-``bridge.py`` in a subprocess: one JSON object in, one out (see bridge.py for the ops).
+``<repo>/.cache/official-alipay-sdk-venv``, made by ``scripts/official-sdk-env``, and is driven
+through ``bridge.py`` in a subprocess: one JSON object in, one out (see bridge.py for the ops).
 Stdlib only; pytest is imported only by :func:`require_official`.
 """
 
@@ -47,7 +47,7 @@ def _setup() -> tuple[Path | None, str]:
 
 
 def official_python() -> Path | None:
-    """The python of ``<repo>/.venv-alipay``, set up on first use; None if that fails."""
+    """The python of the official SDK's venv, set up on first use; None if that fails."""
     return _setup()[0]
 
 

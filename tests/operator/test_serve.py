@@ -89,7 +89,7 @@ def test_serve_on_an_unreachable_database_is_a_one_line_error(
 ) -> None:
     url = "postgresql://nobody@127.0.0.1:1/none"  # nothing listens on port 1
     result = CliRunner().invoke(app, ["serve", "--database-url", url], catch_exceptions=False)
-    assert result.exit_code == 1 and result.output.startswith("error: database error:")
+    assert result.exit_code == 3 and result.output.startswith("error: database error:")
     assert len(result.output.strip().splitlines()) == 1
     assert uvicorn_calls == []
 

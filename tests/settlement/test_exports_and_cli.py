@@ -9,11 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import typer
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from asap_sync.cli import settlement as settlement_cli
+from asap_sync.cli.main import app
 from asap_sync.service import exports
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.statement_queries import statement_queries
@@ -39,14 +38,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def cli() -> typer.Typer:
-    app = typer.Typer()
-    settlement_cli.register(app)
-    return app
-
-
 def run(url: str, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli(), [*args, "--database-url", url])
+    result = CliRunner().invoke(app, [*args, "--database-url", url])
     return result.exit_code, result.output
 
 
@@ -93,12 +86,12 @@ def test_periods_and_statements_commands_print_json_for_scripts(url: str) -> Non
     assert code == 0 and len(json.loads(out)["lines"]) == 2
 
     code, out = run(url, "statements", "totals", "--from", "2026-01", "--to", "2026-01", "--json")
-    assert code == 0 and {t["merchant_id"] for t in json.loads(out)} == {"M1", "M2"}
+    assert code == 0 and {t["merchantId"] for t in json.loads(out)} == {"M1", "M2"}
 
 
 def test_closing_the_current_month_by_command_needs_the_flag(url: str) -> None:
     code, out = run(url, "periods", "close", "2999-01")
-    assert code == 2 and "has not started" in out
+    assert code == 1 and "has not started" in out
 
 
 def test_export_writes_a_period_file(url: str, tmp_path: Path) -> None:
@@ -111,7 +104,7 @@ def test_export_writes_a_period_file(url: str, tmp_path: Path) -> None:
         "2026-01",
         "--format",
         "json",
-        "--output",
+        "--out",
         str(target),
     )
     assert code == 0
@@ -130,4 +123,5 @@ def test_the_audit_command_exits_non_zero_when_something_is_wrong(url: str) -> N
 
     code, out = run(url, "audit")
     assert code == 1
-    assert "statement-total" in out and "VIOLATIONS" in out
+    assert "statement-total" in out and "VIOLATION" in out
+    assert out.splitlines()[-1].startswith("error: the audit found")

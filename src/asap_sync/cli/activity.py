@@ -6,28 +6,26 @@ from typing import Annotated
 
 import typer
 
+from asap_sync.cli.conventions import JsonOption, new_app, print_json
+from asap_sync.cli.display import print_table, show_time
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
-    JsonOption,
     open_operator,
-    print_json,
-    print_table,
     record,
-    show_time,
 )
 from asap_sync.domain.money import format_e4_hkd, format_minor_hkd
 from asap_sync.service.admin import ActivityFilter, recent_rejections, recent_transactions
 
-rejections_app = typer.Typer(
-    help="Rejected requests (kept apart from the ledger).", no_args_is_help=True
-)
-transactions_app = typer.Typer(
-    help="Accepted transactions and their commission.", no_args_is_help=True
-)
+rejections_app = new_app("Rejected requests (kept apart from the ledger).")
+transactions_app = new_app("Accepted transactions and their commission.")
 
-MerchantFilter = Annotated[str | None, typer.Option("--merchant", help="Only this merchantId.")]
-ClientFilter = Annotated[str | None, typer.Option("--client", help="Only this Client-Id.")]
+MerchantFilter = Annotated[
+    str | None, typer.Option("--merchant-id", help="Only this merchantId.", show_default="all")
+]
+ClientFilter = Annotated[
+    str | None, typer.Option("--client-id", help="Only this Client-Id.", show_default="all")
+]
 LimitOption = Annotated[int, typer.Option(help="How many, newest first.", min=1)]
 
 

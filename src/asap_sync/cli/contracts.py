@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime, time, tzinfo
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
 from asap_sync.bootstrap import system_clock
+from asap_sync.cli.conventions import JsonOption, input_checks, new_app, print_json
+from asap_sync.cli.display import print_table
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
-    JsonOption,
-    open_operator,
-    print_json,
-    print_table,
+    locate_checked,
+    open_located,
 )
 from asap_sync.domain.model import Contract, Rule
 from asap_sync.service.admin import (
+    AdminError,
     NewContract,
     add_contract,
     end_contract,
@@ -25,23 +27,21 @@ from asap_sync.service.admin import (
     parse_moment,
     parse_rules,
 )
+from asap_sync.service.admin_contracts import validate_contract
 
-app = typer.Typer(
-    help="CPS contracts: validity period and commission rules per goodsCode.",
-    no_args_is_help=True,
-)
+app = new_app("CPS contracts: validity period and commission rules per goodsCode.")
 
 MomentHelp = "ISO date (midnight in the platform time zone) or datetime with offset"
 
 
 @app.command("add")
 def add(
-    merchant_id: Annotated[str, typer.Option("--merchant", help="The merchantId.")],
-    contract_id: Annotated[str, typer.Option("--id", help="A unique contract id.")],
+    merchant_id: Annotated[str, typer.Option("--merchant-id", help="The merchantId.")],
+    contract_id: Annotated[str, typer.Option("--contract-id", help="A unique contract id.")],
     valid_from: Annotated[str, typer.Option("--from", help=f"First moment: {MomentHelp}.")],
     valid_to: Annotated[
         str | None,
-        typer.Option("--to", help=f"End, exclusive: {MomentHelp} (default: open-ended)."),
+        typer.Option("--to", help=f"End, exclusive: {MomentHelp}.", show_default="open-ended"),
     ] = None,
     rules: Annotated[
         list[str] | None,
@@ -49,6 +49,7 @@ def add(
             "--rule",
             help="GOODS_CODE=rate:<basis points> or GOODS_CODE=fixed:<minor units per item>; "
             "repeat for each goodsCode (RENEWAL, NEW_CONTRACT).",
+            show_default="none: every goods item earns --default-rate",
         ),
     ] = None,
     default_rate: Annotated[
@@ -60,31 +61,39 @@ def add(
     ] = 0,
     goods_window_days: Annotated[
         int | None,
-        typer.Option(help="Days after transDate that goods may be updated (default: 30)."),
+        typer.Option(help="Days after transDate that goods may be updated.", show_default="30"),
     ] = None,
     threshold: Annotated[
         int | None,
         typer.Option(
-            help="How far goods may exceed tradeAmt, minor units (default: 200000 = 2000 HKD)."
+            help="How far goods may exceed tradeAmt, minor units.",
+            show_default="200000 = 2000 HKD",
         ),
     ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Record a contract. It may not overlap another contract of the same merchant."""
-    with open_operator(data_dir, database_url) as op:
+    where = locate_checked(data_dir, database_url)
+    zone = ZoneInfo(where.settings.timezone)
+    with input_checks(AdminError):
         new = NewContract(
             contract_id=contract_id,
             merchant_id=merchant_id,
-            valid_from=parse_moment(valid_from, op.zone),
-            valid_to=None if valid_to is None else parse_moment(valid_to, op.zone),
+            valid_from=parse_moment(valid_from, zone),
+            valid_to=None if valid_to is None else parse_moment(valid_to, zone),
             rules=parse_rules(rules or []),
             default_rate_bp=default_rate,
             goods_window_days=goods_window_days,
             amount_threshold_minor=threshold,
         )
+        validate_contract(new)
+    with open_located(where) as op:
         contract = add_contract(op.sessions, new, now=system_clock())
-        zone = op.zone
+    if as_json:
+        print_json(contract_record(contract))
+        return
     typer.echo(
         f"Contract {contract.contract_id} added for merchant {contract.merchant_id}: "
         f"{_period(contract, zone)}."
@@ -95,33 +104,40 @@ def add(
 def end(
     contract_id: Annotated[str, typer.Argument(help="The contract id.", show_default=False)],
     at: Annotated[
-        str | None, typer.Option(help=f"End, exclusive: {MomentHelp} (default: now).")
+        str | None, typer.Option(help=f"End, exclusive: {MomentHelp}.", show_default="now")
     ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """End a contract: transactions dated from then on are not covered by it.
 
     Accepted transactions keep their commission. A contract can only be shortened.
     """
-    with open_operator(data_dir, database_url) as op:
-        moment = None if at is None else parse_moment(at, op.zone)
+    where = locate_checked(data_dir, database_url)
+    zone = ZoneInfo(where.settings.timezone)
+    with input_checks(AdminError):
+        moment = None if at is None else parse_moment(at, zone)
+    with open_located(where) as op:
         contract = end_contract(op.sessions, contract_id, at=moment, now=system_clock())
-        zone = op.zone
+    if as_json:
+        print_json(contract_record(contract))
+        return
     typer.echo(f"Contract {contract.contract_id} now runs {_period(contract, zone)}.")
 
 
 @app.command("list")
 def list_(
     merchant_id: Annotated[
-        str | None, typer.Option("--merchant", help="Only this merchant's contracts.")
+        str | None,
+        typer.Option("--merchant-id", help="Only this merchant's contracts.", show_default="all"),
     ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List contracts with their rules."""
-    with open_operator(data_dir, database_url) as op:
+    with open_located(locate_checked(data_dir, database_url)) as op:
         found = list_contracts(op.sessions, merchant_id=merchant_id)
         zone = op.zone
     if as_json:
@@ -163,12 +179,12 @@ def show_bound(moment: datetime, zone: tzinfo) -> str:
 
 
 def contract_record(contract: Contract) -> dict[str, Any]:
-    """A contract for JSON output: amounts as integers, no floats."""
+    """A contract for JSON output (print_json makes the keys camelCase)."""
     return {
         "contract_id": contract.contract_id,
         "merchant_id": contract.merchant_id,
-        "valid_from": contract.valid_from.isoformat(),
-        "valid_to": None if contract.valid_to is None else contract.valid_to.isoformat(),
+        "valid_from": contract.valid_from,
+        "valid_to": contract.valid_to,
         "rules": {
             code: {"kind": rule.kind, "value": rule.value} for code, rule in contract.rules.items()
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -21,17 +22,16 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from asap_sync.cli.conventions import DataKeys, Exit, JsonOption, fail, plural, print_json
+from asap_sync.cli.display import console, is_terminal
 from asap_sync.cli.merchant_common import (
     Attempts,
     BaseUrl,
     ClientId,
-    Exit,
     KeyVersion,
     PlatformKey,
     PrivateKey,
     Timeout,
-    console,
-    errors,
     make_client,
 )
 from asap_sync.client import (
@@ -71,19 +71,37 @@ def bulk_send_command(
     ],
     key_version: KeyVersion = "1",
     results: Annotated[
-        Path | None, typer.Option("--results", help="Default: <input>.results.jsonl")
+        Path | None,
+        typer.Option(
+            "--results",
+            help="Results file (one JSON line per row).",
+            show_default="<input>.results.jsonl",
+            dir_okay=False,
+        ),
     ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=100)] = 8,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=100, help="Syncs in flight.")
+    ] = 8,
     file_format: Annotated[
-        InputFormat | None, typer.Option("--format", help="Default: by file extension.")
+        InputFormat | None,
+        typer.Option("--format", help="jsonl or csv.", show_default="by file extension"),
     ] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Draw a progress bar on stderr.",
+            show_default="only on a terminal",
+        ),
+    ] = None,
     attempts: Attempts = 4,
     timeout: Timeout = 10.0,
+    as_json: JsonOption = False,
 ) -> None:
     """Send a file of transactions; re-run with the same arguments to resume."""
     fmt: FileFormat | None = None if file_format is None else file_format.value
     results_path = results or input_file.with_name(input_file.name + ".results.jsonl")
+    show_progress = is_terminal(sys.stderr) if progress is None else progress
     total = count_rows(input_file, fmt)
     with (
         make_client(
@@ -95,7 +113,7 @@ def bulk_send_command(
             attempts=attempts,
             timeout=timeout,
         ) as client,
-        _progress_bar(enabled=progress) as bar,
+        _progress_bar(enabled=show_progress) as bar,
     ):
         task = bar.add_task("sending", total=total)
 
@@ -111,9 +129,24 @@ def bulk_send_command(
             concurrency=concurrency,
             on_outcome=on_outcome,
         )
-    console.print(_summary_table(report.counts))
-    console.print(f"Results: {results_path}")
-    raise typer.Exit(_bulk_exit(report.counts, interrupted=report.interrupted))
+    status = _bulk_exit(report.counts, interrupted=report.interrupted)
+    total = sum(report.counts.values())
+    summary = {
+        "total": total,
+        "counts": DataKeys(report.counts),
+        "interrupted": report.interrupted,
+        "resultsFile": str(results_path),
+    }
+    if as_json and status is Exit.OK:
+        print_json(summary)
+    elif not as_json:
+        console().print(_summary_table(report.counts))
+        console().print(f"Results: {results_path}", markup=False, highlight=False)
+    if status is not Exit.OK:
+        failed = total - report.counts.get("SUCCESS", 0)
+        failed -= report.counts.get(ALREADY_SUCCEEDED, 0)
+        what = "interrupted" if report.interrupted else f"{plural(failed, 'row')} did not succeed"
+        fail(f"bulk send {what}; see {results_path} (re-run to resume)", status, summary)
 
 
 def _progress_bar(*, enabled: bool) -> Progress:
@@ -125,7 +158,7 @@ def _progress_bar(*, enabled: bool) -> Progress:
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=errors,
+        console=console(stderr=True),
         disable=not enabled,
     )
 
@@ -149,5 +182,5 @@ def _bulk_exit(counts: Counter[str], *, interrupted: bool) -> Exit:
     if counts.keys() & {ResponseSignatureError.code, MalformedResponseError.code}:
         return Exit.BAD_ANSWER
     if set(counts) - {"SUCCESS", ALREADY_SUCCEEDED}:
-        return Exit.REJECTED
+        return Exit.REFUSED
     return Exit.OK

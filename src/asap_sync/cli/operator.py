@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 
 from asap_sync.bootstrap import engine_for, platform_keys_for, server_options, system_clock
-from asap_sync.cli import activity, clients, contracts
+from asap_sync.cli import activity, clients, contracts, health
+from asap_sync.cli.conventions import Exit, JsonOption, fail, new_app, print_json
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
-    JsonOption,
     describe_database,
     embedded_database,
     open_operator,
     operator_errors,
-    print_json,
-    record,
     require_migrated,
     settings_for,
 )
 from asap_sync.config import Settings
+from asap_sync.http.metrics import prepare_metrics_directory
+from asap_sync.logs import LogFormat
 from asap_sync.service.admin import (
     PlatformKeyRecord,
     initialise,
@@ -35,10 +37,10 @@ from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.gateway import GatewayStore
 from asap_sync.storage.migrate import current_revision, head_revision, upgrade
 
-platform_key_app = typer.Typer(
-    help="Show or rotate the platform's signing key (merchants verify answers with it).",
-    no_args_is_help=True,
+platform_key_app = new_app(
+    "Show or rotate the platform's signing key (merchants verify answers with it)."
 )
+DEFAULTS = Settings()
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +48,7 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("migrate")(migrate)
     app.command("serve")(serve)
+    app.command("health")(health.health)
     app.add_typer(clients.clients_app, name="clients")
     app.add_typer(clients.keys_app, name="keys")
     app.add_typer(clients.merchants_app, name="merchants")
@@ -53,6 +56,17 @@ def register(app: typer.Typer) -> None:
     app.add_typer(platform_key_app, name="platform-key")
     app.add_typer(activity.rejections_app, name="rejections")
     app.add_typer(activity.transactions_app, name="transactions")
+
+
+def platform_key_fields(key: PlatformKeyRecord) -> dict[str, Any]:
+    """The platform public key for JSON output (no private material)."""
+    return {
+        "keyVersion": key.key_version,
+        "status": key.status,
+        "createdAt": key.created_at,
+        "publicKeyBase64": key.public_key_b64,
+        "publicKeyPem": key.public_key_pem,
+    }
 
 
 def print_platform_key(key: PlatformKeyRecord) -> None:
@@ -66,7 +80,7 @@ def print_platform_key(key: PlatformKeyRecord) -> None:
     typer.echo(key.public_key_pem.rstrip("\n"))
 
 
-def _initialise(settings: Settings) -> None:
+def _initialise(settings: Settings) -> tuple[PlatformKeyRecord, bool]:
     path = embedded_database(settings)
     if path is not None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -77,24 +91,47 @@ def _initialise(settings: Settings) -> None:
         )
     finally:
         engine.dispose()
+    return done.platform_key, done.key_created
+
+
+def _print_initialised(settings: Settings, key: PlatformKeyRecord, created: bool) -> None:
     typer.echo(f"Database {describe_database(settings)} is at schema {head_revision()}.")
-    state = "created" if done.key_created else "already present"
-    typer.echo(f"Platform signing key version {done.platform_key.key_version}: {state}.")
+    state = "created" if created else "already present"
+    typer.echo(f"Platform signing key version {key.key_version}: {state}.")
     typer.echo("")
-    print_platform_key(done.platform_key)
+    print_platform_key(key)
 
 
-def init(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = None) -> None:
+def init(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Create the data directory, migrate the database and create the platform signing key.
 
     Safe to run again: an existing key is kept and printed.
     """
     settings = settings_for(data_dir, database_url)
     with operator_errors():
-        _initialise(settings)
+        key, created = _initialise(settings)
+    if as_json:
+        print_json(
+            {
+                "database": describe_database(settings),
+                "schema": head_revision(),
+                "keyCreated": created,
+                "platformKey": platform_key_fields(key),
+            }
+        )
+    else:
+        _print_initialised(settings, key, created)
 
 
-def migrate(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = None) -> None:
+def migrate(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Apply the schema migrations this version needs (run it after every upgrade)."""
     settings = settings_for(data_dir, database_url)
     with operator_errors():
@@ -108,26 +145,55 @@ def migrate(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = No
         finally:
             engine.dispose()
     head = head_revision()
-    if before == head:
+    if as_json:
+        print_json({"database": describe_database(settings), "from": before, "to": head})
+    elif before == head:
         typer.echo(f"Database {describe_database(settings)} is already at schema {head}.")
+    elif before is None:
+        typer.echo(f"Database {describe_database(settings)} created at schema {head}.")
     else:
         typer.echo(f"Database {describe_database(settings)} migrated from {before} to {head}.")
 
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(envvar="ASAP_SYNC_HOST", help="Address to listen on.")
+        str | None,
+        typer.Option(
+            envvar="ASAP_SYNC_HOST",
+            help="Address to listen on.",
+            show_default=DEFAULTS.host,
+        ),
     ] = None,
     port: Annotated[
-        int | None, typer.Option(envvar="ASAP_SYNC_PORT", help="Port to listen on.")
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_PORT", help="Port to listen on.", show_default=str(DEFAULTS.port)
+        ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(envvar="ASAP_SYNC_WORKERS", help="Worker processes.", min=1),
+        typer.Option(
+            envvar="ASAP_SYNC_WORKERS",
+            help="Worker processes.",
+            min=1,
+            show_default=str(DEFAULTS.workers),
+        ),
     ] = None,
     log_level: Annotated[
         str | None,
-        typer.Option(envvar="ASAP_SYNC_LOG_LEVEL", help="debug, info, warning or error."),
+        typer.Option(
+            envvar="ASAP_SYNC_LOG_LEVEL",
+            help="debug, info, warning or error.",
+            show_default=DEFAULTS.log_level,
+        ),
+    ] = None,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            envvar="ASAP_SYNC_LOG_FORMAT",
+            help="text, or json: one JSON object per line, with the request id on each.",
+            show_default=DEFAULTS.log_format,
+        ),
     ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
@@ -135,6 +201,7 @@ def serve(
         int | None,
         typer.Option(
             envvar="ASAP_SYNC_MAX_HEAD_BYTES",
+            show_default=str(DEFAULTS.max_head_bytes),
             help="Largest request head (request line and headers) in bytes; larger: 431.",
             min=1024,
         ),
@@ -143,6 +210,7 @@ def serve(
         float | None,
         typer.Option(
             envvar="ASAP_SYNC_HEAD_TIMEOUT_SECONDS",
+            show_default=str(DEFAULTS.head_timeout_seconds),
             help="Seconds a client has to send a request head; then 408 and the socket closes.",
             min=0.1,
         ),
@@ -151,6 +219,7 @@ def serve(
         float | None,
         typer.Option(
             envvar="ASAP_SYNC_BODY_TIMEOUT_SECONDS",
+            show_default=str(DEFAULTS.body_timeout_seconds),
             help="Seconds a client has to send a body once its head is in; then 408.",
             min=0.1,
         ),
@@ -159,6 +228,7 @@ def serve(
         int | None,
         typer.Option(
             envvar="ASAP_SYNC_MAX_CONNECTIONS",
+            show_default=str(DEFAULTS.max_connections),
             help="Connections per worker; requests past it get 503.",
             min=1,
         ),
@@ -168,9 +238,16 @@ def serve(
 
     On the embedded SQLite default, a data directory without a database is initialised first.
     A database that is not migrated, or a PostgreSQL database not initialised, is refused.
+    Ready when GET /healthz answers 200 (`asap-sync health --wait 60` waits for that).
     """
     settings = settings_for(
-        data_dir, database_url, host=host, port=port, workers=workers, log_level=log_level
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        log_format=log_format.value if log_format else None,
     )
     settings = settings.with_changes(
         data_dir=settings.data_dir.resolve(),
@@ -179,20 +256,41 @@ def serve(
         body_timeout_seconds=body_timeout,
         max_connections=max_connections,
     )
+    require_free_port(settings.host, settings.port)
     with operator_errors():
         path = embedded_database(settings)
         if path is not None and not path.exists():
             typer.echo(f"No database in {settings.data_dir}: initialising it.")
-            _initialise(settings)
+            _print_initialised(settings, *_initialise(settings))
             typer.echo("")
         _check_ready(settings)
     # Workers are separate processes: they rebuild these settings from the environment.
     os.environ.update(settings.to_env())
+    metrics = prepare_metrics_directory(os.environ)  # before any worker starts
+    workers_text = "1 worker" if settings.workers == 1 else f"{settings.workers} workers"
     typer.echo(
-        f"Serving on http://{settings.host}:{settings.port} with {settings.workers} worker(s), "
+        f"Serving on http://{settings.host}:{settings.port} with {workers_text}, "
         f"database {describe_database(settings)}."
     )
-    uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
+    try:
+        uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
+    finally:
+        metrics.close()
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Refuse, with a hint, a port another process already listens on."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(
+                    f"port {port} on {host} is in use (another asap-sync serve?): stop that "
+                    "process, or choose another port with --port or ASAP_SYNC_PORT"
+                )
+            fail(f"cannot listen on {host}:{port}: {exc.strerror}", Exit.USAGE)
 
 
 def _check_ready(settings: Settings) -> None:
@@ -211,28 +309,44 @@ def show_platform_key(
     database_url: DatabaseUrlOption = None,
     as_json: JsonOption = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the public key PEM to this file.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also write the public key PEM to this file.",
+            dir_okay=False,
+            show_default="not written",
+        ),
     ] = None,
 ) -> None:
     """Print the platform public key the server signs with, as base64 and PEM."""
     with open_operator(data_dir, database_url) as op:
         key = newest_platform_key(op.sessions)
     if out is not None:
-        out.write_text(key.public_key_pem)
+        try:
+            out.write_text(key.public_key_pem, encoding="ascii")
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror}", Exit.USAGE)
     if as_json:
-        print_json([record(key, public_key_pem=key.public_key_pem)])
+        print_json(platform_key_fields(key))
     else:
         print_platform_key(key)
 
 
 @platform_key_app.command("rotate")
-def rotate(data_dir: DataDirOption = None, database_url: DatabaseUrlOption = None) -> None:
+def rotate(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Create a new platform key version and retire the older ones.
 
     Running servers sign with the new key from their next answer: give it to every merchant.
     """
     with open_operator(data_dir, database_url) as op:
         key = rotate_platform_key(op.sessions, now=system_clock())
+    if as_json:
+        print_json(platform_key_fields(key))
+        return
     typer.echo(f"Platform key rotated: version {key.key_version} is active, older ones retired.")
     typer.echo("")
     print_platform_key(key)

@@ -1,36 +1,65 @@
-"""What every operator command shares: database options, settings, errors and output."""
+"""What every operator command shares: database options, settings, errors and output.
+
+Commands of other groups use these too (docs/cli.md, "Writing a command"): the options,
+:func:`open_operator` for commands that only read or change rows, and the output helpers.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import tzinfo
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from asap_sync.bootstrap import engine_for
+from asap_sync.cli.conventions import (
+    CliError,
+    Exit,
+    JsonOption,
+    bad_input,
+    fail,
+    print_json,
+)
+from asap_sync.cli.display import print_table, show_time
+from asap_sync.cli.location import CONFIG_FILE, Location, locate
 from asap_sync.config import DATABASE_FILE, Settings
 from asap_sync.service.admin import AdminError
 from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.file_modes import CustodyError
 from asap_sync.storage.migrate import SchemaOutOfDate, check_up_to_date, current_revision
 
+__all__ = [
+    "DataDirOption",
+    "DatabaseUrlOption",
+    "JsonOption",
+    "Operator",
+    "describe_database",
+    "embedded_database",
+    "fail",
+    "open_operator",
+    "operator_errors",
+    "print_json",
+    "print_table",
+    "record",
+    "settings_for",
+    "show_time",
+]
+
 DataDirOption = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
         envvar="ASAP_SYNC_DATA_DIR",
-        help="Data directory of the embedded SQLite database (default: asap-data).",
+        help=f"Data directory of the embedded SQLite database [default: data_dir in "
+        f"./{CONFIG_FILE}, else ./asap-data].",
         show_default=False,
     ),
 ]
@@ -39,18 +68,11 @@ DatabaseUrlOption = Annotated[
     typer.Option(
         "--database-url",
         envvar="ASAP_SYNC_DATABASE_URL",
-        help="Database URL, e.g. postgresql://user:pass@host:5432/asap; unset: SQLite in the "
-        "data directory.",
+        help="Database URL, e.g. postgresql://user:pass@host:5432/asap [default: SQLite in the "
+        "data directory].",
         show_default=False,
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def fail(message: str) -> NoReturn:
-    """One line on stderr and a non-zero exit status; never a stack trace."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 @contextmanager
@@ -60,21 +82,30 @@ def operator_errors() -> Iterator[None]:
         yield
     except (AdminError, SchemaOutOfDate, CustodyError) as exc:
         fail(str(exc))
+    except (OperationalError, InterfaceError) as exc:
+        fail(f"database error: {_first_line(exc)}", Exit.TRANSPORT)
     except SQLAlchemyError as exc:
-        cause = getattr(exc, "orig", None) or exc
-        fail(f"database error: {str(cause).strip().splitlines()[0]}")
+        fail(f"database error: {_first_line(exc)}")
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+
+
+def locate_checked(data_dir: Path | None, database_url: str | None, **more: Any) -> Location:
+    """Settings by the one rule (flag, variable, asap-sync.toml, default), time zone checked."""
+    where = locate(data_dir, database_url, **more)
+    try:
+        ZoneInfo(where.settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        bad_input(f"unknown time zone {where.settings.timezone!r} (ASAP_SYNC_TIMEZONE)")
+    return where
 
 
 def settings_for(data_dir: Path | None, database_url: str | None, **more: Any) -> Settings:
-    """Defaults, then ``ASAP_SYNC_*`` variables, then flags."""
-    try:
-        settings = Settings.from_env(data_dir=data_dir, database_url=database_url, **more)
-        ZoneInfo(settings.timezone)
-    except ValueError as exc:
-        fail(str(exc))
-    except ZoneInfoNotFoundError:
-        fail(f"unknown time zone {settings.timezone!r} (ASAP_SYNC_TIMEZONE)")
-    return settings
+    """Flags, then ``ASAP_SYNC_*`` variables, then ``asap-sync.toml``, then defaults."""
+    return locate_checked(data_dir, database_url, **more).settings
 
 
 def embedded_database(settings: Settings) -> Path | None:
@@ -111,17 +142,24 @@ class Operator:
         return ZoneInfo(self.settings.timezone)
 
 
+def no_database_here(where: Location) -> CliError:
+    """The error of a command that needs a database where there is none; says where it looked."""
+    directory = where.settings.data_dir.resolve()
+    return CliError(
+        f"no database in {directory} (data directory from {where.data_dir_source}): run "
+        f"`asap-sync init` there, or name the data directory with --data-dir, "
+        f"ASAP_SYNC_DATA_DIR or data_dir in ./{CONFIG_FILE}"
+    )
+
+
 @contextmanager
-def open_operator(data_dir: Path | None, database_url: str | None) -> Iterator[Operator]:
-    """The migrated database the options name; a missing embedded database is an error."""
-    settings = settings_for(data_dir, database_url)
+def open_located(where: Location) -> Iterator[Operator]:
+    """The migrated database of resolved settings; never creates a directory or a database."""
+    settings = where.settings
     with operator_errors():
         path = embedded_database(settings)
-        if path is not None and not path.exists():
-            fail(
-                f"no database at {path.resolve()}: run `asap-sync init` or point --data-dir "
-                "(ASAP_SYNC_DATA_DIR) at the data directory"
-            )
+        if path is not None and not path.is_file():
+            raise no_database_here(where)
         engine = engine_for(settings)
         try:
             require_migrated(engine, settings)
@@ -130,48 +168,13 @@ def open_operator(data_dir: Path | None, database_url: str | None) -> Iterator[O
             engine.dispose()
 
 
-# -- output -------------------------------------------------------------------------------
-
-
-def show_time(moment: datetime | None, zone: tzinfo) -> str:
-    """A moment in the platform's zone, to the second, for tables; "-" for none.
-
-    Tables name the zone in their title; JSON output keeps full ISO 8601 with offset.
-    """
-    return "-" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.days
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+@contextmanager
+def open_operator(data_dir: Path | None, database_url: str | None) -> Iterator[Operator]:
+    """The migrated database the options name; a missing embedded database is an error."""
+    with open_located(locate_checked(data_dir, database_url)) as op:
+        yield op
 
 
 def record(value: Any, **extra: Any) -> dict[str, Any]:
     """A dataclass record as a dict for JSON output, with computed extras."""
     return {**dataclasses.asdict(value), **extra}
-
-
-def print_json(items: Sequence[dict[str, Any]]) -> None:
-    """Machine-readable output: one JSON array, datetimes in ISO 8601 with offset."""
-    typer.echo(json.dumps(list(items), indent=2, ensure_ascii=False, default=_json_default))
-
-
-def print_table(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *, zone: tzinfo
-) -> None:
-    """A rich table; an empty listing says so instead of printing an empty frame."""
-    console = Console()
-    if not rows:
-        console.print(f"No {title.lower()}.")
-        return
-    table = Table(title=f"{title} (times in {zone})", title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)

@@ -58,6 +58,7 @@ from asap_sync.client._ledger import (
     TRANSACTIONS,
     ColumnMapping,
     Entry,
+    detect_mapping,
     read_entries,
 )
 from asap_sync.client._money import Amount, AmountError, format_hkd, to_minor_units
@@ -124,6 +125,7 @@ __all__ = [
     "count_rows",
     "describe_code",
     "detect_format",
+    "detect_mapping",
     "format_hkd",
     "read_entries",
     "read_rows",

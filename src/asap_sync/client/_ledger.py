@@ -70,6 +70,19 @@ repeating its transaction's ``out_trans_id``, ``direction`` and ``transaction_am
 (a refund's refunded amount), so the lines of one transaction count once."""
 
 MAPPINGS = {m.name: m for m in (TRANSACTIONS, STATEMENT)}
+_STATEMENT_ONLY = frozenset(
+    {"transaction_amount_minor", "transactionAmountMinor", "line_id", "lineId", "statement_hash"}
+)
+
+
+def detect_mapping(path: Path) -> ColumnMapping:
+    """``STATEMENT`` when the file's first record has a statement export's columns, else
+    ``TRANSACTIONS``: a statement export read as transactions would miss every amount."""
+    for _line, record in _records(path):
+        if isinstance(record, dict):
+            return STATEMENT if _STATEMENT_ONLY & record.keys() else TRANSACTIONS
+        break
+    return TRANSACTIONS
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

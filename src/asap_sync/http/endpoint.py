@@ -33,6 +33,7 @@ from asap_sync.http.gateway import (
 from asap_sync.http.rate_limit import RateLimiter
 from asap_sync.http.refusals import Refusals
 from asap_sync.service.accept_sync import AcceptPolicy, accept_sync, new_pay_fast_path
+from asap_sync.service.observer import NULL_OBSERVER, Observer
 from asap_sync.service.ports import SignedRequest, Writer
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.gateway import (
@@ -61,6 +62,7 @@ log = logging.getLogger("asap_sync.sync")
 failures = FailureLog(log)
 
 MAX_FRESH_ATTEMPTS = 3  # decisions on fresh data after the cached one was overtaken
+API = "externalInfoSync"  # the API label of what this endpoint reports to its observer
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -112,17 +114,22 @@ class SyncEndpoint:
         platform_keys: PlatformKeys | None = None,
         rate_limiter: RateLimiter | None = None,
         refusals: Refusals | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         """``writer`` runs the use case in write transactions that refuse to start when the
         directory is no longer at the version the gateway decided with."""
         self.gateway, self.writer, self.clock = gateway, writer, clock
         self.policy, self.time_window, self.body_limit = policy, time_window, body_limit
         self.rate_limiter, self.platform_keys = rate_limiter, platform_keys
-        self.refusals = refusals
+        self.refusals, self.observer = refusals, observer
         self._throttled_signature: tuple[tuple[str, ...], str] = ((), "")
 
     def handle(self, request: RawRequest) -> Answer:
         """Apply every check in order; raises only when the answer cannot be signed."""
+        with self.observer.step("request", api=API):
+            return self._handle(request)
+
+    def _handle(self, request: RawRequest) -> Answer:
         started = time.perf_counter()
         now = self.clock()
         client_id = echoed_client_id(request.headers.get("client-id", ""))
@@ -130,19 +137,24 @@ class SyncEndpoint:
         for _ in range(MAX_FRESH_ATTEMPTS):
             if decision is not None:
                 break
+            self.observer.redecided(reason="directory_changed")
             decision = self._decide(request, client_id, now, fresh=True)
         if decision is None:  # the directory kept changing under every attempt
             decision = self._unsettled(client_id)
         if decision.rejected is not None:
             self._record(now, client_id, decision, request.source)
         answer = self._sign(request, client_id, decision.result, decision.platform)
+        elapsed = time.perf_counter() - started
+        self.observer.answered(
+            api=API, code=decision.result.error_code or "SUCCESS", seconds=elapsed
+        )
         log.info(
             "%s client=%s requestId=%s code=%s %.1fms",
             request.method,
             client_id or "-",
             decision.request_id or "-",
             decision.result.error_code or "SUCCESS",
-            (time.perf_counter() - started) * 1000,
+            elapsed * 1000,
         )
         return answer
 
@@ -179,7 +191,8 @@ class SyncEndpoint:
         check_shape(request, self.body_limit)
         attempt.snapshot = self.gateway.snapshot(client_id, fresh=attempt.fresh)
         key = client_key(attempt.snapshot, client_id, request.headers["signature"])
-        check_signature(request, client_id, key)
+        with self.observer.step("verify"):
+            check_signature(request, client_id, key)
         attempt.authenticated = True
         check_time(request.headers["request-time"], now, self.time_window)
         if self.rate_limiter is not None and not self.rate_limiter.allow(client_id):
@@ -242,6 +255,7 @@ class SyncEndpoint:
         try:
             return self.gateway.changed_since(snapshot.version)
         except Exception:
+            self.observer.database_error(operation="directory_check")
             failures.exception("confirm", "could not confirm the directory version; from cache")
             return False
 
@@ -264,7 +278,10 @@ class SyncEndpoint:
             else:
                 self.gateway.record_rejection(rejection)
         except Exception:
+            self.observer.database_error(operation="rejection_log")
             failures.exception("record", "could not record a rejection (%s)", rejected.code.value)
+            return
+        self.observer.rejection_recorded(api=API, code=rejected.code.value)
 
     def over_budget(self, request: RawRequest) -> bool:
         """True when the request's source or claimed Client-Id has used up its failures."""
@@ -329,7 +346,8 @@ class SyncEndpoint:
         body = result.to_bytes()
         response_time = format_response_time(self.clock())
         content = signing_content(request.method, request.path, client_id, response_time, body)
-        signature = sign(content, _private_key(platform.private_key_pem))
+        with self.observer.step("sign"):
+            signature = sign(content, _private_key(platform.private_key_pem))
         headers = [
             ("client-id", client_id),
             ("response-time", response_time),

@@ -118,6 +118,11 @@ def _check_new(new: NewContract) -> Contract:
     )
 
 
+def validate_contract(new: NewContract) -> Contract:
+    """The checks of a new contract that need no database (ids, rules, ranges, bounds)."""
+    return _check_new(new)
+
+
 def add_contract(sessions: AdminSessions, new: NewContract, *, now: datetime) -> Contract:
     """Record a merchant's contract; refuses a duplicate id and any overlap with its others.
 
