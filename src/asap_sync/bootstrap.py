@@ -18,6 +18,7 @@ from asap_sync.http.endpoint import SyncEndpoint
 from asap_sync.http.metrics import metrics_app, process_observer
 from asap_sync.http.probes import readiness_checks
 from asap_sync.http.rate_limit import RateLimiter
+from asap_sync.http.refusals import RefusalLimits, Refusals
 from asap_sync.http.socket_limits import SocketLimits, guarded_protocol
 from asap_sync.http.tracing import tracing_observer
 from asap_sync.logs import configure_logging, logging_config
@@ -76,6 +77,13 @@ def build_app(
         ),
         time_window=timedelta(seconds=settings.time_window_seconds),
         body_limit=settings.body_limit_bytes,
+        refusals=Refusals(
+            RefusalLimits(
+                per_source=settings.failures_per_source,
+                per_client_id=settings.failures_per_client_id,
+            ),
+            gateway.record_rejections,
+        ),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_second)
             if settings.rate_limit_per_second > 0
@@ -95,6 +103,7 @@ def build_app(
         threads=settings.threads,
         health=healthy,
         readiness=readiness_checks(engine, gateway),
+        tarpit=settings.throttled_delay_seconds,
     )
 
 

@@ -13,6 +13,8 @@ from tests.conftest import _empty_postgres
 from tests.hostile.harness import HostileServer, start_hostile_server
 from tests.kit import register
 
+NO_BUDGETS = {"ASAP_SYNC_FAILURES_PER_SOURCE": "0", "ASAP_SYNC_FAILURES_PER_CLIENT_ID": "0"}
+
 
 def prepared(database_url: str) -> None:
     engine = make_engine(database_url)
@@ -38,7 +40,8 @@ def hostile_server(
     else:
         url = request.getfixturevalue("postgres_database")
         prepared(url)
-    server = start_hostile_server(data_dir, database_url=url)
+    # Failure budgets off: each kind is judged on its own (test_refusals.py tests the budgets).
+    server = start_hostile_server(data_dir, database_url=url, extra_env=NO_BUDGETS)
     yield server
     server.stop()
 

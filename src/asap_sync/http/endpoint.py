@@ -20,6 +20,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from asap_sync.domain.errors import RuleViolation
+from asap_sync.http.failure_log import FailureLog
 from asap_sync.http.framing import echoed_client_id
 from asap_sync.http.gateway import (
     RawRequest,
@@ -30,6 +31,7 @@ from asap_sync.http.gateway import (
     client_key,
 )
 from asap_sync.http.rate_limit import RateLimiter
+from asap_sync.http.refusals import Refusals
 from asap_sync.service.accept_sync import AcceptPolicy, accept_sync, new_pay_fast_path
 from asap_sync.service.observer import NULL_OBSERVER, Observer
 from asap_sync.service.ports import SignedRequest, Writer
@@ -57,6 +59,7 @@ from asap_sync.wire.messages import parse_sync_body
 __all__ = ["Answer", "RawRequest", "Rejected", "SyncEndpoint"]
 
 log = logging.getLogger("asap_sync.sync")
+failures = FailureLog(log)
 
 MAX_FRESH_ATTEMPTS = 3  # decisions on fresh data after the cached one was overtaken
 API = "externalInfoSync"  # the API label of what this endpoint reports to its observer
@@ -79,6 +82,7 @@ class _Attempt:
     snapshot: DirectorySnapshot | None = None
     confirmed: bool = False  # a committed write transaction saw the snapshot's version
     request_id: str | None = None
+    authenticated: bool = False  # the signature verified
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -87,6 +91,7 @@ class _Decision:
     rejected: Rejected | None
     platform: PlatformKey | None
     request_id: str | None
+    authenticated: bool = False
 
 
 @lru_cache(maxsize=8)
@@ -108,6 +113,7 @@ class SyncEndpoint:
         body_limit: int,
         platform_keys: PlatformKeys | None = None,
         rate_limiter: RateLimiter | None = None,
+        refusals: Refusals | None = None,
         observer: Observer = NULL_OBSERVER,
     ) -> None:
         """``writer`` runs the use case in write transactions that refuse to start when the
@@ -115,7 +121,8 @@ class SyncEndpoint:
         self.gateway, self.writer, self.clock = gateway, writer, clock
         self.policy, self.time_window, self.body_limit = policy, time_window, body_limit
         self.rate_limiter, self.platform_keys = rate_limiter, platform_keys
-        self.observer = observer
+        self.refusals, self.observer = refusals, observer
+        self._throttled_signature: tuple[tuple[str, ...], str] = ((), "")
 
     def handle(self, request: RawRequest) -> Answer:
         """Apply every check in order; raises only when the answer cannot be signed."""
@@ -135,7 +142,7 @@ class SyncEndpoint:
         if decision is None:  # the directory kept changing under every attempt
             decision = self._unsettled(client_id)
         if decision.rejected is not None:
-            self._record(now, client_id, decision.rejected)
+            self._record(now, client_id, decision, request.source)
         answer = self._sign(request, client_id, decision.result, decision.platform)
         elapsed = time.perf_counter() - started
         self.observer.answered(
@@ -164,7 +171,7 @@ class SyncEndpoint:
         except Rejected as exc:
             result, rejected = SyncResult.failed(exc.code, exc.context), exc
         except Exception:
-            log.exception("unexpected failure; answering SYSTEM_ERROR (client %s)", client_id)
+            failures.exception("decide", "unexpected failure; answering SYSTEM_ERROR")
             result = SyncResult.failed(ResultCode.SYSTEM_ERROR)
             rejected = Rejected(ResultCode.SYSTEM_ERROR, "see the server log")
         snapshot = attempt.snapshot or self._platform_snapshot(fresh)
@@ -175,6 +182,7 @@ class SyncEndpoint:
             rejected=rejected,
             platform=snapshot.platform,
             request_id=attempt.request_id,
+            authenticated=attempt.authenticated,
         )
 
     def _process(
@@ -185,6 +193,7 @@ class SyncEndpoint:
         key = client_key(attempt.snapshot, client_id, request.headers["signature"])
         with self.observer.step("verify"):
             check_signature(request, client_id, key)
+        attempt.authenticated = True
         check_time(request.headers["request-time"], now, self.time_window)
         if self.rate_limiter is not None and not self.rate_limiter.allow(client_id):
             raise Rejected(
@@ -247,27 +256,81 @@ class SyncEndpoint:
             return self.gateway.changed_since(snapshot.version)
         except Exception:
             self.observer.database_error(operation="directory_check")
-            log.exception("could not confirm the directory version; answering from cache")
+            failures.exception("confirm", "could not confirm the directory version; from cache")
             return False
 
-    def _record(self, now: datetime, client_id: str, rejected: Rejected) -> None:
+    def _record(self, now: datetime, client_id: str, decision: _Decision, source: str) -> None:
+        rejected = decision.rejected
+        assert rejected is not None
+        rejection = Rejection(
+            received_at=now,
+            code=rejected.code.value,
+            context=rejected.context,
+            client_id=client_id or None,
+            merchant_id=rejected.merchant,
+            request_id=rejected.request_id,
+            out_trans_id=rejected.out_trans_id,
+        )
+        unauthenticated = not decision.authenticated and rejected.code != ResultCode.SYSTEM_ERROR
         try:
-            self.gateway.record_rejection(
-                Rejection(
-                    received_at=now,
-                    code=rejected.code.value,
-                    context=rejected.context,
-                    client_id=client_id or None,
-                    merchant_id=rejected.merchant,
-                    request_id=rejected.request_id,
-                    out_trans_id=rejected.out_trans_id,
-                )
-            )
+            if self.refusals is not None and unauthenticated:
+                self.refusals.failed(source, rejection)  # counted, written once an interval
+            else:
+                self.gateway.record_rejection(rejection)
         except Exception:
             self.observer.database_error(operation="rejection_log")
-            log.exception("could not record a rejection (%s)", rejected.code.value)
+            failures.exception("record", "could not record a rejection (%s)", rejected.code.value)
             return
         self.observer.rejection_recorded(api=API, code=rejected.code.value)
+
+    def over_budget(self, request: RawRequest) -> bool:
+        """True when the request's source or claimed Client-Id has used up its failures."""
+        if self.refusals is None:
+            return False
+        client_id = echoed_client_id(request.headers.get("client-id", ""))
+        return self.refusals.over_budget(request.source, client_id)
+
+    def throttled(self, request: RawRequest) -> Answer:
+        """The answer to a caller past its failure budget: the same body and no Client-Id for
+        a whole second, so it is signed once a second whatever the flood. No lookup, no
+        verification, no write: cheap enough to give on the event loop."""
+        now = self.clock()
+        platform = self._held_key()
+        result = SyncResult.failed(
+            ResultCode.REQUEST_TRAFFIC_EXCEED_LIMIT,
+            "too many failed requests from this source or for this Client-Id; retry later",
+        )
+        body, response_time = result.to_bytes(), format_response_time(self.clock())
+        key = (request.method, request.path, response_time, str(platform.key_version))
+        cached_key, signature = self._throttled_signature
+        if cached_key != key:
+            content = signing_content(request.method, request.path, "", response_time, body)
+            signature = sign(content, _private_key(platform.private_key_pem))
+            self._throttled_signature = (key, signature)
+        if self.refusals is not None:
+            self.refusals.failed(
+                request.source,
+                Rejection(
+                    received_at=now,
+                    code=result.error_code or "",
+                    context=result.error_context or "",
+                ),
+            )
+        headers = [
+            ("client-id", ""),
+            ("response-time", response_time),
+            ("content-type", "application/json; charset=UTF-8"),
+            ("signature", format_signature_header(signature, platform.key_version)),
+        ]
+        return Answer(headers=headers, body=body, result=result)
+
+    def _held_key(self) -> PlatformKey:
+        if self.platform_keys is not None:
+            return self.platform_keys.held
+        platform = self._platform_snapshot(False).platform
+        if platform is None:
+            raise RuntimeError("no active platform key: run `asap-sync init`")
+        return platform
 
     def _sign(
         self,

@@ -215,16 +215,21 @@ class GatewayStore:
 
     def record_rejection(self, rejection: Rejection) -> None:
         """Keep a rejection for the operator, outside the transaction ledger."""
+        self.record_rejections([rejection])
+
+    def record_rejections(self, batch: list[Rejection]) -> None:
+        """Keep several rejections in one transaction."""
+        rows = [
+            {
+                "received_at": r.received_at,
+                "client_id": r.client_id,
+                "merchant_id": r.merchant_id,
+                "request_id": r.request_id,
+                "out_trans_id": r.out_trans_id,
+                "code": r.code,
+                "context": r.context,
+            }
+            for r in batch
+        ]
         with write_lock(self._engine), self._engine.begin() as conn:
-            conn.execute(
-                insert(rejections),
-                {
-                    "received_at": rejection.received_at,
-                    "client_id": rejection.client_id,
-                    "merchant_id": rejection.merchant_id,
-                    "request_id": rejection.request_id,
-                    "out_trans_id": rejection.out_trans_id,
-                    "code": rejection.code,
-                    "context": rejection.context,
-                },
-            )
+            conn.execute(insert(rejections), rows)
