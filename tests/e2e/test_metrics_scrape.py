@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -209,7 +210,31 @@ def test_counters_scraped_while_syncs_flow_only_grow_and_end_equal_to_the_ledger
     signed = value(final, "asap_sync_signature_duration_seconds_count", operation="sign")
     assert signed == len(codes)
     assert value(final, "asap_sync_batch_size_sum") >= accepted
-    assert value(final, "asap_sync_open_connections") >= 0
+
+
+def eventually(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_open_connections_are_counted_across_the_workers_until_they_close(
+    running: Running,
+) -> None:
+    host, port = running.base_url.removeprefix("http://").split(":")
+
+    def open_connections() -> float:
+        return value(scrape(running.metrics_url), "asap_sync_open_connections")
+
+    eventually(lambda: open_connections() == 0, "connections left open before the test")
+    held = [socket.create_connection((host, int(port))) for _ in range(5)]
+    try:
+        eventually(lambda: open_connections() == 5, "five open connections not counted")
+    finally:
+        for sock in held:
+            sock.close()
+    eventually(lambda: open_connections() == 0, "closed connections still counted")
 
 
 def test_the_servers_log_lines_are_json_and_each_answer_line_has_a_request_id(

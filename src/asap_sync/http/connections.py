@@ -3,29 +3,31 @@ closed to the process's observer (the ``asap_sync_open_connections`` gauge)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from asap_sync.http.metrics import process_observer
 
 
-def counted(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
-    """A subclass of the uvicorn protocol ``base`` that reports its connections."""
+class ConnectionCounting:
+    """Mixin for a uvicorn HTTP protocol class (put it first among the bases): each connection
+    is reported to this process's observer when it opens and when it closes."""
 
-    def connection_made(self: Any, transport: Any) -> None:
-        base.connection_made(self, transport)
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         process_observer().connections_changed(1)
 
-    def connection_lost(self: Any, exc: Exception | None) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         process_observer().connections_changed(-1)
-        base.connection_lost(self, exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
-    members = {"connection_made": connection_made, "connection_lost": connection_lost}
-    return type(f"Counted{base.__name__}", (base,), members)
+
+class CountedHttpProtocol(ConnectionCounting, HttpToolsProtocol):
+    """uvicorn's httptools protocol (what ``uvicorn[standard]`` runs), counting connections."""
 
 
 # Named by import string in ``uvicorn.run(http=...)``: worker processes import it by name.
-CountedHttpProtocol = counted(AutoHTTPProtocol)
-PROTOCOL = f"{__name__}:CountedHttpProtocol"
+PROTOCOL = f"{__name__}:{CountedHttpProtocol.__name__}"
+
+__all__ = ["PROTOCOL", "ConnectionCounting", "CountedHttpProtocol"]
