@@ -36,7 +36,9 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
-        pytest.skip(f"PostgreSQL tests skipped: {server} is unreachable ({exc.__class__.__name__})")
+        # Set but unreachable is a broken CI, not a reason to skip: the production hot path
+        # exists only on PostgreSQL.
+        pytest.fail(f"{POSTGRES_ENV}={server} is set but unreachable ({exc.__class__.__name__})")
     base, _, _ = server.rpartition("/")
     url = f"{base}/{name}"
     upgrade(make_engine(url))

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
+from starlette.applications import Starlette
 
 from asap_sync.config import Settings
+from asap_sync.console.app import create_console_app
 from asap_sync.http.app import AsgiApp
 from asap_sync.http.endpoint import SyncEndpoint
-from asap_sync.http.metrics import process_observer
+from asap_sync.http.metrics import metrics_app, process_observer
 from asap_sync.http.probes import readiness_checks
 from asap_sync.http.rate_limit import RateLimiter
+from asap_sync.http.socket_limits import SocketLimits, guarded_protocol
 from asap_sync.http.tracing import tracing_observer
-from asap_sync.logs import configure_logging
+from asap_sync.logs import configure_logging, logging_config
 from asap_sync.service.accept_sync import AcceptPolicy
 from asap_sync.service.observer import Observer, combine
+from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.engine import make_engine
+from asap_sync.storage.file_modes import secure_data_dir
 from asap_sync.storage.gateway import GatewayStore
+from asap_sync.storage.key_custody import PlatformKeys, load_platform_keys
 from asap_sync.storage.migrate import check_up_to_date
+from asap_sync.storage.operators import SqlOperatorSessions
 
 
 def system_clock() -> datetime:
@@ -33,7 +42,7 @@ def engine_for(settings: Settings) -> Engine:
     """The database engine the settings name."""
     if not settings.database_url:
         # Owner-only: the database holds the platform's private signing key.
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
     return make_engine(settings.effective_database_url, pool_size=settings.threads)
 
 
@@ -59,6 +68,7 @@ def build_app(
     gateway = GatewayStore(engine)
     endpoint = SyncEndpoint(
         gateway=gateway,
+        platform_keys=platform_keys_for(settings, gateway),
         writer=BatchWriter(engine, observer=observer),
         clock=clock,
         policy=AcceptPolicy(
@@ -88,8 +98,60 @@ def build_app(
     )
 
 
+def build_admin_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = system_clock,
+    session_key: bytes | None = None,
+) -> Starlette:
+    """The admin listener's app: the operator console and ``/metrics``."""
+    engine = engine or engine_for(settings)
+    check_up_to_date(engine)
+    return create_console_app(
+        engine=engine,
+        admin=SqlAdminSessions(engine),
+        operators=SqlOperatorSessions(engine),
+        clock=clock,
+        zone=ZoneInfo(settings.timezone),
+        session_key=session_key,
+        metrics=metrics_app(),
+    )
+
+
+def platform_keys_for(settings: Settings, gateway: GatewayStore) -> PlatformKeys:
+    """The platform signing key, loaded now and held by the worker (SPEC §2.1)."""
+    return load_platform_keys(
+        settings.platform_key,
+        version=settings.platform_key_version,
+        database_key=gateway.platform_key,
+        environ=os.environ,
+    )
+
+
 def create_app() -> AsgiApp:
     """Factory for the ASGI server's worker processes: settings from ``ASAP_SYNC_*``."""
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     return build_app(settings)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for these settings: the socket limits of SPEC §2.1 included."""
+    limits = SocketLimits(
+        max_head_bytes=settings.max_head_bytes,
+        head_timeout=settings.head_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_connections=settings.max_connections,
+    )
+    return {
+        "http": guarded_protocol(limits),
+        "limit_concurrency": limits.max_connections,
+        "timeout_keep_alive": 5,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "log_config": logging_config(settings.log_format, settings.log_level),
+        "log_level": settings.log_level.lower(),
+        "access_log": settings.log_level.lower() == "debug",
+    }

@@ -30,6 +30,16 @@ class Settings:
     log_format: str = "text"  # or "json": one JSON object per line
     tracing: str = "off"  # or "otlp", "console": OpenTelemetry spans (the otel extra)
     threads: int = 16  # request threads per worker (database and RSA work)
+    max_head_bytes: int = 16 * 1024  # request line and headers; past it a plain 431
+    head_timeout_seconds: float = 10.0  # to receive a request head; past it a plain 408
+    body_timeout_seconds: float = 30.0  # to receive a body once its head is in; a plain 408
+    max_connections: int = 1024  # per worker; requests past it get a plain 503
+    platform_key: str = "database"  # or file:<path> (mode 0600) or env:<VARIABLE> (PEM)
+    platform_key_version: int = 1  # the keyVersion announced for a file: or env: key
+    # The admin listener (console, /metrics): loopback by default, never where merchants connect.
+    admin_enabled: bool = True
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8081
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -68,6 +78,17 @@ def _convert(kind: Any, raw: str, name: str) -> Any:
             return float(raw)
         if kind == "Path":
             return Path(raw)
+        if kind == "bool":
+            return _boolean(raw)
     except ValueError as exc:
         raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc
     return raw
+
+
+def _boolean(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)

@@ -11,8 +11,8 @@ import pytest
 from prometheus_client import values
 
 from asap_sync.cli import operator
-from asap_sync.http.connections import PROTOCOL
 from asap_sync.http.metrics import MULTIPROCESS_ENV, prepare_metrics_directory
+from asap_sync.http.socket_limits import GuardedHttpToolsProtocol
 
 from .conftest import Cli
 
@@ -33,14 +33,14 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return calls
 
 
-def test_serve_runs_the_counting_protocol_in_a_per_run_metrics_directory_removed_after(
+def test_serve_runs_the_guarded_protocol_in_a_per_run_metrics_directory_removed_after(
     cli: Cli, uvicorn_calls: list[dict[str, Any]]
 ) -> None:
     store = values.ValueClass
     result = cli("serve", "--workers", "2")
     assert result.exit_code == 0, result.output
     [call] = uvicorn_calls
-    assert call["http"] == PROTOCOL
+    assert call["http"].func is GuardedHttpToolsProtocol  # it also counts open connections
     assert call["existed"] and not call["metrics_dir"].exists()
     assert values.ValueClass is store  # this process's metrics are as they were
 

@@ -143,9 +143,50 @@ def test_a_body_that_is_not_valid_utf8_is_illegal(raw: bytes) -> None:
     assert rejected(raw) == "body: must be valid UTF-8"
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b"{'a': 1}", b'{"a":1}x', b"NaN-ish"])
+@pytest.mark.parametrize("raw", [b"", b"{", b"{'a': 1}", b'{"a":1}x', b"nul"])
 def test_a_body_that_is_not_json_is_illegal(raw: bytes) -> None:
     assert rejected(raw) == "body: must be valid JSON"
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_illegal_even_in_an_ignored_field(constant: str) -> None:
+    raw = encode(body())[:-1] + f',"ignored":{constant}}}'.encode()
+    assert rejected(raw) == f"body: {constant} is not a JSON number (RFC 8259)"
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1" * 41, "0." + "1" * 40])
+def test_a_number_beyond_what_the_platform_holds_is_illegal_even_in_an_ignored_field(
+    number: str,
+) -> None:
+    raw = encode(body())[:-1] + f',"ignored":{number}}}'.encode()
+    assert rejected(raw).startswith("body: a number ")
+
+
+def test_a_body_nested_a_thousand_levels_deep_in_an_ignored_field_is_illegal() -> None:
+    raw = encode(body())[:-1] + b',"ignored":' + b"[" * 1000 + b"]" * 1000 + b"}"
+    assert rejected(raw) == "body: nested deeper than 64 levels"
+
+
+def test_a_body_nested_sixty_four_levels_deep_is_accepted() -> None:
+    raw = encode(body())[:-1] + b',"ignored":' + b"[" * 63 + b"]" * 63 + b"}"
+    parse_sync_body(raw)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    parse_sync_body(encode(body(storeName="[" * 200 + '\\"{' * 10)))
+
+
+def test_a_deeply_nested_json_string_in_extend_info_is_illegal_naming_the_field() -> None:
+    nested = '{"goodsInfoList":' + "[" * 1000 + "]" * 1000 + "}"
+    assert illegal(body(extendInfo=nested)) == (
+        "extendInfo: nested deeper than 64 levels in the JSON string"
+    )
+
+
+def test_nan_inside_a_json_string_trade_amt_is_illegal_naming_the_field() -> None:
+    assert illegal(body(tradeAmt='{"currency":"HKD","value":"1","x":NaN}')) == (
+        "tradeAmt: NaN is not a JSON number (RFC 8259) in the JSON string"
+    )
 
 
 @pytest.mark.parametrize("raw", [b"[]", b"[{}]", b'"text"', b"1", b"null", b"true"])
@@ -619,3 +660,8 @@ def test_an_email_entity_id_of_another_shape_is_illegal(email: str) -> None:
 @pytest.mark.parametrize("entity_id", ["u-1", "a@b@c", "12"])
 def test_a_user_id_entity_id_may_have_any_shape(entity_id: str) -> None:
     assert parse(body(entityType="userId", entityId=entity_id)).entity_id == entity_id
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"])
+def test_a_trans_date_whose_utc_instant_overflows_is_illegal_naming_the_field(when: str) -> None:
+    assert illegal(body(transDate=when)) == "transDate: is not a valid date and time"

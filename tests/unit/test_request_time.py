@@ -135,6 +135,21 @@ def test_values_without_offset_wrong_digit_counts_garbage_and_invalid_dates_are_
         parse_request_time(text)
 
 
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+0001"]
+)
+def test_an_instant_outside_what_a_datetime_holds_in_utc_is_refused_not_overflowing(
+    text: str,
+) -> None:
+    with pytest.raises(RequestTimeError, match="not a valid date and time"):
+        parse_request_time(text)
+
+
+def test_the_extreme_instants_that_do_fit_in_utc_still_parse() -> None:
+    assert parse_request_time("0001-01-01T00:00:00Z") == datetime(1, 1, 1, tzinfo=UTC)
+    assert parse_request_time("9999-12-31T23:59:59+00:00").year == 9999
+
+
 def test_request_time_error_is_a_value_error() -> None:
     assert issubclass(RequestTimeError, ValueError)
 

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from asap_sync.bootstrap import engine_for, system_clock
-from asap_sync.cli import activity, clients, contracts, health
+from asap_sync.bootstrap import engine_for, platform_keys_for, server_options, system_clock
+from asap_sync.cli import activity, clients, contracts, health, operator_accounts
+from asap_sync.cli.admin_listener import admin_listener
 from asap_sync.cli.conventions import Exit, JsonOption, fail, new_app, print_json
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
@@ -25,9 +26,8 @@ from asap_sync.cli.operator_session import (
     settings_for,
 )
 from asap_sync.config import Settings
-from asap_sync.http.connections import PROTOCOL
 from asap_sync.http.metrics import prepare_metrics_directory
-from asap_sync.logs import LogFormat, logging_config
+from asap_sync.logs import LogFormat
 from asap_sync.service.admin import (
     PlatformKeyRecord,
     initialise,
@@ -35,6 +35,7 @@ from asap_sync.service.admin import (
     rotate_platform_key,
 )
 from asap_sync.storage.admin import SqlAdminSessions
+from asap_sync.storage.gateway import GatewayStore
 from asap_sync.storage.migrate import current_revision, head_revision, upgrade
 
 platform_key_app = new_app(
@@ -56,6 +57,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(platform_key_app, name="platform-key")
     app.add_typer(activity.rejections_app, name="rejections")
     app.add_typer(activity.transactions_app, name="transactions")
+    app.add_typer(operator_accounts.operators_app, name="operators")
+    app.add_typer(operator_accounts.activity_log_app, name="activity")
 
 
 def platform_key_fields(key: PlatformKeyRecord) -> dict[str, Any]:
@@ -195,11 +198,74 @@ def serve(
             show_default=DEFAULTS.log_format,
         ),
     ] = None,
+    admin_host: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ASAP_SYNC_ADMIN_HOST",
+            help="Address of the console and /metrics.",
+            show_default=DEFAULTS.admin_host,
+        ),
+    ] = None,
+    admin_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_ADMIN_PORT",
+            help="Port of the console and /metrics.",
+            show_default=str(DEFAULTS.admin_port),
+        ),
+    ] = None,
+    admin: Annotated[
+        bool | None,
+        typer.Option(
+            "--admin/--no-admin",
+            envvar="ASAP_SYNC_ADMIN_ENABLED",
+            help="Serve the console and /metrics on the admin listener (default: on).",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
+    max_head_bytes: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_MAX_HEAD_BYTES",
+            show_default=str(DEFAULTS.max_head_bytes),
+            help="Largest request head (request line and headers) in bytes; larger: 431.",
+            min=1024,
+        ),
+    ] = None,
+    head_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ASAP_SYNC_HEAD_TIMEOUT_SECONDS",
+            show_default=str(DEFAULTS.head_timeout_seconds),
+            help="Seconds a client has to send a request head; then 408 and the socket closes.",
+            min=0.1,
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ASAP_SYNC_BODY_TIMEOUT_SECONDS",
+            show_default=str(DEFAULTS.body_timeout_seconds),
+            help="Seconds a client has to send a body once its head is in; then 408.",
+            min=0.1,
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_MAX_CONNECTIONS",
+            show_default=str(DEFAULTS.max_connections),
+            help="Connections per worker; requests past it get 503.",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Run the externalInfoSync server (POST /amsin/commercial/certificate/accept).
 
+    The operator console (/console/) and /metrics are served on a separate admin listener,
+    127.0.0.1:8081 by default (--admin-host, --admin-port, --no-admin).
     On the embedded SQLite default, a data directory without a database is initialised first.
     A database that is not migrated, or a PostgreSQL database not initialised, is refused.
     Ready when GET /healthz answers 200 (`asap-sync health --wait 60` waits for that).
@@ -212,8 +278,17 @@ def serve(
         workers=workers,
         log_level=log_level,
         log_format=log_format.value if log_format else None,
+        admin_host=admin_host,
+        admin_port=admin_port,
+        admin_enabled=admin,
     )
-    settings = settings.with_changes(data_dir=settings.data_dir.resolve())
+    settings = settings.with_changes(
+        data_dir=settings.data_dir.resolve(),
+        max_head_bytes=max_head_bytes,
+        head_timeout_seconds=head_timeout,
+        body_timeout_seconds=body_timeout,
+        max_connections=max_connections,
+    )
     require_free_port(settings.host, settings.port)
     with operator_errors():
         path = embedded_database(settings)
@@ -231,17 +306,10 @@ def serve(
         f"database {describe_database(settings)}."
     )
     try:
-        uvicorn.run(
-            "asap_sync.bootstrap:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            http=PROTOCOL,
-            log_config=logging_config(settings.log_format, settings.log_level),
-            log_level=settings.log_level.lower(),
-            access_log=settings.log_level.lower() == "debug",
-        )
+        with operator_errors(), admin_listener(settings) as console_url:
+            if console_url is not None:
+                typer.echo(f"Operator console on {console_url} (metrics on /metrics).")
+            uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
     finally:
         metrics.close()
 
@@ -266,6 +334,7 @@ def _check_ready(settings: Settings) -> None:
     try:
         require_migrated(engine, settings)
         newest_platform_key(SqlAdminSessions(engine))
+        platform_keys_for(settings, GatewayStore(engine))  # the key the workers will load
     finally:
         engine.dispose()
 
@@ -311,6 +380,9 @@ def rotate(
     """
     with open_operator(data_dir, database_url) as op:
         key = rotate_platform_key(op.sessions, now=system_clock())
+        operator_accounts.log_change(
+            op.engine, "platform-key.rotate", f"version {key.key_version}", after={"active": True}
+        )
     if as_json:
         print_json(platform_key_fields(key))
         return

@@ -33,6 +33,7 @@ from asap_sync.cli.location import CONFIG_FILE, Location, locate
 from asap_sync.config import DATABASE_FILE, Settings
 from asap_sync.service.admin import AdminError
 from asap_sync.storage.admin import SqlAdminSessions
+from asap_sync.storage.file_modes import CustodyError
 from asap_sync.storage.migrate import SchemaOutOfDate, check_up_to_date, current_revision
 
 __all__ = [
@@ -79,7 +80,7 @@ def operator_errors() -> Iterator[None]:
     """Turn what an operator can get wrong, or a database that is down, into one line."""
     try:
         yield
-    except (AdminError, SchemaOutOfDate) as exc:
+    except (AdminError, SchemaOutOfDate, CustodyError) as exc:
         fail(str(exc))
     except (OperationalError, InterfaceError) as exc:
         fail(f"database error: {_first_line(exc)}", Exit.TRANSPORT)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from asap_sync.http.endpoint import Answer, RawRequest, SyncEndpoint
+from asap_sync.http.framing import declared_length, framing_error
 from asap_sync.http.openapi import openapi_document
 from asap_sync.http.probes import READY_TIMEOUT_SECONDS, Check, run_checks
 from asap_sync.logs import REQUEST_ID
@@ -96,7 +97,9 @@ class AsgiApp:
         return self._request_ids()
 
     async def _sync(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
-        body, too_large = await _read_body(receive, self.body_limit)
+        body, too_large = await _read_body(receive, self.body_limit, scope["headers"])
+        if body is None:
+            return  # the client left (or the socket guard refused it) before its body arrived
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request = RawRequest(
             method=scope["method"],
@@ -104,6 +107,7 @@ class AsgiApp:
             headers=headers,
             body=body,
             body_too_large=too_large,
+            framing_error=framing_error(scope),
         )
         loop = asyncio.get_running_loop()
         # The request's context (its id, its trace) goes along into the thread.
@@ -118,6 +122,8 @@ class AsgiApp:
             return
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
         raw_headers.append((b"content-length", str(len(answer.body)).encode()))
+        if too_large:  # the rest of the body is not read: the connection cannot be reused
+            raw_headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
         await send({"type": "http.response.body", "body": answer.body})
 
@@ -180,22 +186,26 @@ def _with_request_id(send: Send, request_id: str) -> Send:
     return sending
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+async def _read_body(
+    receive: Receive, limit: int, headers: list[tuple[bytes, bytes]]
+) -> tuple[bytes | None, bool]:
+    """The body, or None if the client left first; refused unread past ``limit``."""
+    declared = declared_length(headers)
+    if declared is not None and declared > limit:
+        return b"", True
     chunks: list[bytes] = []
-    size, too_large = 0, False
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None, False
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            too_large = True
-        elif chunk:
-            chunks.append(chunk)
+            return b"", True
+        chunks.append(chunk)
         if not message.get("more_body", False):
-            break
-    return (b"" if too_large else b"".join(chunks)), too_large
+            return b"".join(chunks), False
 
 
 async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from asap_sync.domain.errors import RuleViolation
+from asap_sync.http.framing import echoed_client_id
 from asap_sync.http.gateway import (
     RawRequest,
     Rejected,
@@ -40,6 +41,7 @@ from asap_sync.storage.gateway import (
     PlatformKey,
     Rejection,
 )
+from asap_sync.storage.key_custody import PlatformKeys
 from asap_sync.wire import (
     BodyError,
     ResultCode,
@@ -104,6 +106,7 @@ class SyncEndpoint:
         policy: AcceptPolicy,
         time_window: timedelta,
         body_limit: int,
+        platform_keys: PlatformKeys | None = None,
         rate_limiter: RateLimiter | None = None,
         observer: Observer = NULL_OBSERVER,
     ) -> None:
@@ -111,7 +114,8 @@ class SyncEndpoint:
         directory is no longer at the version the gateway decided with."""
         self.gateway, self.writer, self.clock = gateway, writer, clock
         self.policy, self.time_window, self.body_limit = policy, time_window, body_limit
-        self.rate_limiter, self.observer = rate_limiter, observer
+        self.rate_limiter, self.platform_keys = rate_limiter, platform_keys
+        self.observer = observer
 
     def handle(self, request: RawRequest) -> Answer:
         """Apply every check in order; raises only when the answer cannot be signed."""
@@ -121,7 +125,7 @@ class SyncEndpoint:
     def _handle(self, request: RawRequest) -> Answer:
         started = time.perf_counter()
         now = self.clock()
-        client_id = request.headers.get("client-id", "")
+        client_id = echoed_client_id(request.headers.get("client-id", ""))
         decision = self._decide(request, client_id, now, fresh=False)
         for _ in range(MAX_FRESH_ATTEMPTS):
             if decision is not None:
@@ -233,7 +237,10 @@ class SyncEndpoint:
 
     def _platform_snapshot(self, fresh: bool) -> DirectorySnapshot:
         """The platform key for an answer decided before any client was looked up."""
-        return self.gateway.snapshot(None, fresh=fresh)
+        try:
+            return self.gateway.snapshot(None, fresh=fresh)
+        except Exception:  # the database is down: the answer is signed with the held key
+            return DirectorySnapshot(version=None, client=None, platform=None, confirmed=True)
 
     def _changed(self, snapshot: DirectorySnapshot) -> bool:
         try:
@@ -269,6 +276,8 @@ class SyncEndpoint:
         result: SyncResult,
         platform: PlatformKey | None,
     ) -> Answer:
+        if self.platform_keys is not None:
+            platform = self.platform_keys.choose(platform)
         if platform is None:
             raise RuntimeError("no active platform key: run `asap-sync init`")
         body = result.to_bytes()

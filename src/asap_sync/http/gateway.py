@@ -18,12 +18,14 @@ from asap_sync.wire import (
     SignatureHeaderError,
     format_response_time,
     load_public_key,
+    parse_key_version,
     parse_request_time,
     parse_signature_header,
     signing_content,
     verify,
     within_window,
 )
+from asap_sync.wire.echo import echoed
 
 JSON_TYPES = ("application/json",)
 REQUIRED_HEADERS = ("Client-Id", "Signature", "Request-Time")
@@ -38,6 +40,7 @@ class RawRequest:
     headers: Mapping[str, str]
     body: bytes
     body_too_large: bool = False
+    framing_error: str | None = None  # see ``http/framing.py``
 
 
 class Rejected(Exception):
@@ -65,12 +68,14 @@ def _public_key(pem: str) -> rsa.RSAPublicKey:
 def check_shape(request: RawRequest, body_limit: int) -> None:
     """Method, media type, required headers, body size."""
     if request.method != "POST":
-        raise Rejected(ResultCode.METHOD_NOT_SUPPORTED, f"{request.method}: use POST")
+        raise Rejected(ResultCode.METHOD_NOT_SUPPORTED, f"{echoed(request.method)}: use POST")
+    if request.framing_error is not None:
+        raise Rejected(ResultCode.REQUEST_PARAM_ILLEGAL, request.framing_error)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in JSON_TYPES and not media.endswith("+json"):
         raise Rejected(
             ResultCode.MEDIA_TYPE_NOT_ACCEPTABLE,
-            f"Content-Type {media or '(none)'}: send application/json; charset=UTF-8",
+            f"Content-Type {echoed(media) or '(none)'}: send application/json; charset=UTF-8",
         )
     for header in REQUIRED_HEADERS:
         if not request.headers.get(header.lower(), "").strip():
@@ -94,19 +99,19 @@ def client_key(snapshot: DirectorySnapshot, client_id: str, signature: str) -> C
     """The active key the Signature header names (its newest when it names none)."""
     client = snapshot.client
     if client is None or not client.active:
-        state = "unknown" if client is None else "disabled"
-        raise Rejected(ResultCode.INVALID_CLIENT, f"Client-Id {client_id} is {state}")
+        # Unknown and disabled read alike: a caller not yet authenticated learns only the code.
+        raise Rejected(ResultCode.INVALID_CLIENT, "Client-Id: not an active client")
     try:
         header = parse_signature_header(signature)
     except SignatureHeaderError as exc:
         raise Rejected(ResultCode.INVALID_SIGNATURE, f"header Signature: {exc}") from exc
     requested = header.key_version
-    version = int(requested) if requested is not None and requested.isdigit() else None
+    version = None if requested is None else parse_key_version(requested)
     found = client.key(version)
     if found is None or (requested is not None and version is None):
         raise Rejected(
             ResultCode.KEY_NOT_FOUND,
-            f"keyVersion {requested or '(newest)'} is not an active key of {client_id}",
+            f"keyVersion {echoed(requested or '(newest)', 16)}: not an active key of this client",
         )
     try:
         return ClientKey(found[0], _public_key(found[1]), header)
@@ -120,7 +125,7 @@ def check_signature(request: RawRequest, client_id: str, key: ClientKey) -> None
     if not header.algorithm_supported:
         raise Rejected(
             ResultCode.INVALID_SIGNATURE,
-            f"algorithm {header.algorithm}: only RSA256 (SHA256withRSA) is accepted",
+            f"algorithm {echoed(header.algorithm, 32)}: only RSA256 (SHA256withRSA) is accepted",
         )
     content = signing_content(
         request.method, request.path, client_id, request.headers["request-time"], request.body
@@ -143,6 +148,6 @@ def check_time(value: str, now: datetime, window: timedelta) -> None:
         minutes = int(window.total_seconds() // 60)
         raise Rejected(
             ResultCode.REQUEST_PARAM_ILLEGAL,
-            f"header Request-Time: {value} is more than {minutes} minutes from the "
+            f"header Request-Time: {echoed(value)} is more than {minutes} minutes from the "
             f"platform clock ({format_response_time(now)})",
         )

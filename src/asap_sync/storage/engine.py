@@ -6,9 +6,12 @@ import fcntl
 import os
 import threading
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+
+from asap_sync.storage.file_modes import secure_database_files
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "asap_read_only"  # execution option: begin without taking SQLite's write lock
@@ -73,6 +76,9 @@ def write_lock(engine: Engine) -> AbstractContextManager[None]:
 
 
 def _sqlite_engine(url: str, pool_size: int) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        secure_database_files(Path(database))
     # A pool as large as the request threads: a connection opened past the pool is closed on
     # return, and opening one costs its pragmas (WAL mode, synchronous, busy timeout).
     engine = create_engine(

@@ -33,6 +33,7 @@ from asap_sync.wire.signature_header import (
     SignatureHeader,
     SignatureHeaderError,
     format_signature_header,
+    parse_key_version,
     parse_signature_header,
 )
 from asap_sync.wire.signing import sign, signing_content, verify
@@ -56,6 +57,7 @@ __all__ = [
     "generate_private_key",
     "load_private_key",
     "load_public_key",
+    "parse_key_version",
     "parse_request_time",
     "parse_signature_header",
     "parse_sync_body",

@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from asap_sync.wire.codes import ResultCode
 from asap_sync.wire.request_time import parse_request_time
+from asap_sync.wire.strict_json import StrictJsonError, loads_strict
 
 MAX_ID = 64
 MAX_NAME = 256
@@ -73,11 +74,11 @@ def _json_in_string(value: Any) -> Any:
         return None
     if isinstance(value, str):
         try:
-            decoded = json.loads(value, object_pairs_hook=_reject_duplicates)
-        except _DuplicateKey as exc:
-            raise _fail(f"duplicate key {exc.key!r} in the JSON string") from exc
-        except ValueError as exc:
-            raise _fail("must be an object or a string holding a JSON object") from exc
+            decoded = loads_strict(value)
+        except StrictJsonError as exc:
+            if exc.rule == "must be valid JSON":
+                raise _fail("must be an object or a string holding a JSON object") from exc
+            raise _fail(f"{exc.rule} in the JSON string") from exc
         if not isinstance(decoded, dict):
             raise _fail("must be an object or a string holding a JSON object")
         return decoded
@@ -206,21 +207,6 @@ class SyncRequest(_Model):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
-
-
 def parse_sync_body(raw: bytes) -> SyncRequest:
     """Parse and check a raw request body; raises :class:`BodyError` on the first broken rule."""
     try:
@@ -228,13 +214,9 @@ def parse_sync_body(raw: bytes) -> SyncRequest:
     except UnicodeDecodeError as exc:
         raise BodyError(ResultCode.REQUEST_PARAM_ILLEGAL, "body: must be valid UTF-8") from exc
     try:
-        data = json.loads(text, object_pairs_hook=_reject_duplicates)
-    except _DuplicateKey as exc:
-        raise BodyError(
-            ResultCode.REQUEST_PARAM_ILLEGAL, f"body: duplicate key {exc.key!r}"
-        ) from exc
-    except ValueError as exc:
-        raise BodyError(ResultCode.REQUEST_PARAM_ILLEGAL, "body: must be valid JSON") from exc
+        data = loads_strict(text)
+    except StrictJsonError as exc:
+        raise BodyError(ResultCode.REQUEST_PARAM_ILLEGAL, f"body: {exc.rule}") from exc
     if not isinstance(data, dict):
         raise BodyError(ResultCode.REQUEST_PARAM_ILLEGAL, "body: must be a JSON object")
     try:

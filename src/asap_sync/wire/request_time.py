@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from asap_sync.wire.echo import echoed
+
 _EPOCH_MS = re.compile(r"^\d{13}$")
 _ISO = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})(?P<frac>\.\d{1,9})?"
@@ -25,7 +27,9 @@ def parse_request_time(value: str) -> datetime:
         return _EPOCH + timedelta(milliseconds=int(text))
     match = _ISO.match(text)
     if match is None:
-        raise RequestTimeError(f"{value!r} is neither ISO 8601 with an offset nor epoch millis")
+        raise RequestTimeError(
+            f"{echoed(value)!r} is neither ISO 8601 with an offset nor epoch millis"
+        )
     frac = (match["frac"] or "")[:7]  # datetime keeps microseconds; finer digits are dropped
     zone = match["zone"]
     if zone == "Z":
@@ -33,9 +37,13 @@ def parse_request_time(value: str) -> datetime:
     elif ":" not in zone:
         zone = f"{zone[:3]}:{zone[3:]}"
     try:
-        return datetime.fromisoformat(f"{match['date']}T{match['time']}{frac}{zone}")
-    except ValueError as exc:
-        raise RequestTimeError(f"{value!r} is not a valid date and time") from exc
+        parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}{frac}{zone}")
+        # 0001-01-01T00:00:00+23:59 is a valid local time whose UTC instant is before year 1:
+        # every later comparison would overflow, so such an instant is not a valid time here.
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise RequestTimeError(f"{echoed(value)!r} is not a valid date and time") from exc
+    return parsed
 
 
 def within_window(sent: datetime, now: datetime, window: timedelta) -> bool:

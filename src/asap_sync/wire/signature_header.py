@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from asap_sync.wire.echo import echoed
 from asap_sync.wire.signing import url_decode_signature, url_encode_signature
 
 ACCEPTED_ALGORITHMS = frozenset({"rsa256", "sha256withrsa"})
+_KEY_VERSION = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() also takes "²" and "٣"
 
 
 class SignatureHeaderError(ValueError):
@@ -36,7 +39,7 @@ def parse_signature_header(value: str) -> SignatureHeader:
             continue
         key, sep, val = item.partition("=")
         if not sep:
-            raise SignatureHeaderError(f"item {item!r} is not key=value")
+            raise SignatureHeaderError(f"item {echoed(item)!r} is not key=value")
         items[key.strip().lower()] = val.strip()
     signature = items.get("signature", "")
     if not signature:
@@ -46,6 +49,11 @@ def parse_signature_header(value: str) -> SignatureHeader:
     return SignatureHeader(
         signature=url_decode_signature(signature), algorithm=algorithm, key_version=key_version
     )
+
+
+def parse_key_version(value: str) -> int | None:
+    """The key version a ``keyVersion`` value names: 1 to 9 ASCII digits, else None."""
+    return int(value) if _KEY_VERSION.fullmatch(value) else None
 
 
 def format_signature_header(signature_b64: str, key_version: str | int) -> str:
