@@ -79,11 +79,15 @@ class SqlConsoleQueries:
         clients = [search.client_id] if search.client_id else None
         if clients is None and search.request_id:
             clients = self._distinct("request_bindings", "client_id")
-        query = _searched(
-            select(*(transactions.c[c] for c in _ROW_COLUMNS)), search, merchants, clients
-        )
-        query = query.order_by(transactions.c.transaction_id.desc()).limit(search.limit)
-        return [_row(r) for r in self.conn.execute(query)]
+        # The page's ids first, from the indexes alone; then only those rows are read.
+        t = transactions
+        ids = _searched(select(t.c.transaction_id), search, merchants, clients)
+        ids = ids.order_by(t.c.transaction_id.desc()).limit(search.limit)
+        page = [int(i) for i in self.conn.execute(ids).scalars()]
+        if not page:
+            return []
+        query = select(*(t.c[c] for c in _ROW_COLUMNS)).where(t.c.transaction_id.in_(page))
+        return [_row(r) for r in self.conn.execute(query.order_by(t.c.transaction_id.desc()))]
 
     def transaction_detail(self, transaction_id: int) -> TransactionDetail | None:
         found = self._transactions(transactions.c.transaction_id == transaction_id)
