@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,9 +15,14 @@ from asap_sync.config import Settings
 from asap_sync.console.app import create_console_app
 from asap_sync.http.app import AsgiApp
 from asap_sync.http.endpoint import SyncEndpoint
+from asap_sync.http.metrics import metrics_app, process_observer
+from asap_sync.http.probes import readiness_checks
 from asap_sync.http.rate_limit import RateLimiter
 from asap_sync.http.socket_limits import SocketLimits, guarded_protocol
+from asap_sync.http.tracing import tracing_observer
+from asap_sync.logs import configure_logging, logging_config
 from asap_sync.service.accept_sync import AcceptPolicy
+from asap_sync.service.observer import Observer, combine
 from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.engine import make_engine
@@ -42,20 +46,30 @@ def engine_for(settings: Settings) -> Engine:
     return make_engine(settings.effective_database_url, pool_size=settings.threads)
 
 
+def standard_observer(settings: Settings) -> Observer:
+    """This process's metrics, and spans when tracing is on."""
+    tracing = tracing_observer(settings.tracing)
+    return combine([process_observer()] if tracing is None else [process_observer(), tracing])
+
+
 def build_app(
     settings: Settings,
     *,
     engine: Engine | None = None,
     clock: Callable[[], datetime] = system_clock,
+    observer: Observer | None = None,
 ) -> AsgiApp:
-    """The ASGI application for these settings; refuses a database that is not migrated."""
+    """The ASGI application for these settings; refuses a database that is not migrated.
+
+    ``observer``: what the pipeline reports to (default: :func:`standard_observer`)."""
     engine = engine or engine_for(settings)
     check_up_to_date(engine)
+    observer = observer or standard_observer(settings)
     gateway = GatewayStore(engine)
     endpoint = SyncEndpoint(
         gateway=gateway,
         platform_keys=platform_keys_for(settings, gateway),
-        writer=BatchWriter(engine),
+        writer=BatchWriter(engine, observer=observer),
         clock=clock,
         policy=AcceptPolicy(
             late_limit_months=settings.late_limit_months, zone=ZoneInfo(settings.timezone)
@@ -67,6 +81,7 @@ def build_app(
             if settings.rate_limit_per_second > 0
             else None
         ),
+        observer=observer,
     )
 
     def healthy() -> bool:
@@ -75,7 +90,11 @@ def build_app(
         return True
 
     return AsgiApp(
-        endpoint, body_limit=settings.body_limit_bytes, threads=settings.threads, health=healthy
+        endpoint,
+        body_limit=settings.body_limit_bytes,
+        threads=settings.threads,
+        health=healthy,
+        readiness=readiness_checks(engine, gateway),
     )
 
 
@@ -96,6 +115,7 @@ def build_admin_app(
         clock=clock,
         zone=ZoneInfo(settings.timezone),
         session_key=session_key,
+        metrics=metrics_app(),
     )
 
 
@@ -112,10 +132,7 @@ def platform_keys_for(settings: Settings, gateway: GatewayStore) -> PlatformKeys
 def create_app() -> AsgiApp:
     """Factory for the ASGI server's worker processes: settings from ``ASAP_SYNC_*``."""
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.log_format, settings.log_level)
     return build_app(settings)
 
 
@@ -134,6 +151,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "workers": settings.workers,
+        "log_config": logging_config(settings.log_format, settings.log_level),
         "log_level": settings.log_level.lower(),
         "access_log": settings.log_level.lower() == "debug",
     }

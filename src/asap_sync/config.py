@@ -27,6 +27,8 @@ class Settings:
     timezone: str = "Asia/Hong_Kong"
     rate_limit_per_second: float = 0.0  # per client per worker; 0 turns it off
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object per line
+    tracing: str = "off"  # or "otlp", "console": OpenTelemetry spans (the otel extra)
     threads: int = 16  # request threads per worker (database and RSA work)
     max_head_bytes: int = 16 * 1024  # request line and headers; past it a plain 431
     head_timeout_seconds: float = 10.0  # to receive a request head; past it a plain 408

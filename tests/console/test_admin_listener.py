@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import os
 import re
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -83,32 +79,11 @@ def test_the_admin_settings_come_from_asap_sync_admin_variables() -> None:
         Settings.from_env({"ASAP_SYNC_ADMIN_ENABLED": "perhaps"})
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("asap_sync.http.metrics") is None,
-    reason="this build has no asap_sync.http.metrics module",
-)
 def test_metrics_are_served_on_the_admin_listener(settings: Settings) -> None:
     client = TestClient(build_admin_app(settings))
     answer = client.get("/metrics")
     assert answer.status_code == 200
     assert "# TYPE" in answer.text or "# HELP" in answer.text
-
-
-def test_a_metrics_module_is_mounted_at_metrics(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def fake_metrics(scope: object, receive: object, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"# TYPE fake counter\n"})
-
-    module = types.ModuleType("asap_sync.http.metrics")
-    module.__spec__ = importlib.machinery.ModuleSpec("asap_sync.http.metrics", None)
-    module.metrics_app = lambda: fake_metrics  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "asap_sync.http.metrics", module)
-    client = TestClient(build_admin_app(settings))
-    answer = client.get("/metrics")
-    assert answer.status_code == 200
-    assert answer.text == "# TYPE fake counter\n"
 
 
 def test_serve_runs_the_console_beside_the_public_listener(

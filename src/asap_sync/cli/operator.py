@@ -26,6 +26,8 @@ from asap_sync.cli.operator_session import (
     settings_for,
 )
 from asap_sync.config import Settings
+from asap_sync.http.metrics import prepare_metrics_directory
+from asap_sync.logs import LogFormat
 from asap_sync.service.admin import (
     PlatformKeyRecord,
     initialise,
@@ -188,6 +190,14 @@ def serve(
             show_default=DEFAULTS.log_level,
         ),
     ] = None,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            envvar="ASAP_SYNC_LOG_FORMAT",
+            help="text, or json: one JSON object per line, with the request id on each.",
+            show_default=DEFAULTS.log_format,
+        ),
+    ] = None,
     admin_host: Annotated[
         str | None,
         typer.Option(
@@ -267,6 +277,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_format=log_format.value if log_format else None,
         admin_host=admin_host,
         admin_port=admin_port,
         admin_enabled=admin,
@@ -288,16 +299,20 @@ def serve(
         _check_ready(settings)
     # Workers are separate processes: they rebuild these settings from the environment.
     os.environ.update(settings.to_env())
+    metrics = prepare_metrics_directory(os.environ)  # before any worker starts
     workers_text = "1 worker" if settings.workers == 1 else f"{settings.workers} workers"
     typer.echo(
         f"Serving on http://{settings.host}:{settings.port} with {workers_text}, "
         f"database {describe_database(settings)}."
     )
     chosen = admin_port is not None  # by flag or variable: then a taken port is an error
-    with operator_errors(), admin_listener(settings, required=chosen) as console_url:
-        if console_url is not None:
-            typer.echo(f"Operator console on {console_url} (metrics on /metrics).")
-        uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
+    try:
+        with operator_errors(), admin_listener(settings, required=chosen) as console_url:
+            if console_url is not None:
+                typer.echo(f"Operator console on {console_url} (metrics on /metrics).")
+            uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
+    finally:
+        metrics.close()
 
 
 def require_free_port(host: str, port: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable
 from datetime import datetime, tzinfo
@@ -59,8 +58,10 @@ def create_console_app(
     clock: Callable[[], datetime],
     zone: tzinfo,
     session_key: bytes | None = None,
+    metrics: Any | None = None,
 ) -> Starlette:
-    """The admin app; ``session_key`` signs cookies (random per process unless given)."""
+    """The admin app; ``session_key`` signs cookies (random per process unless given);
+    ``metrics``, an ASGI app serving the Prometheus text format, is mounted at ``/metrics``."""
     console = Console(
         engine=engine,
         admin=admin,
@@ -88,7 +89,6 @@ def create_console_app(
             for path, handler, role, methods in pages
         ),
     ]
-    metrics = metrics_app()
     if metrics is not None:
         # An instance, not a function: Starlette then hands it the raw ASGI call.
         routes.append(Route("/metrics", _Asgi(metrics), methods=["GET"]))
@@ -101,14 +101,6 @@ class _Asgi:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.app(scope, receive, send)
-
-
-def metrics_app() -> Any | None:
-    """The Prometheus app of :mod:`asap_sync.http.metrics`, when this build has it."""
-    if importlib.util.find_spec("asap_sync.http.metrics") is None:
-        return None
-    module = importlib.import_module("asap_sync.http.metrics")
-    return module.metrics_app()
 
 
 def _login_page(console: Console) -> Any:

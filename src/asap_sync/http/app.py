@@ -4,15 +4,21 @@ request target and lower-case response headers, and nothing a framework would ad
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
 from asap_sync.http.endpoint import Answer, RawRequest, SyncEndpoint
 from asap_sync.http.framing import declared_length, framing_error
+from asap_sync.http.openapi import openapi_document
+from asap_sync.http.probes import READY_TIMEOUT_SECONDS, Check, run_checks
+from asap_sync.logs import REQUEST_ID
 from asap_sync.wire.messages import ENDPOINT_PATH
 
 Scope = MutableMapping[str, Any]
@@ -21,6 +27,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("asap_sync.http")
+
+# A caller's (or a proxy's) X-Request-Id is kept when it is this harmless; else one is made.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def new_request_id() -> str:
+    """A fresh request id: 32 hex digits."""
+    return uuid.uuid4().hex
 
 
 def request_path(scope: Scope) -> str:
@@ -32,7 +46,7 @@ def request_path(scope: Scope) -> str:
 
 
 class AsgiApp:
-    """Routes the endpoint and a health check; everything else is 404."""
+    """Routes the endpoint, the probes and the OpenAPI document; everything else is 404."""
 
     def __init__(
         self,
@@ -41,10 +55,15 @@ class AsgiApp:
         body_limit: int,
         threads: int,
         health: Callable[[], bool] | None = None,
+        readiness: Mapping[str, Check] | None = None,
+        request_ids: Callable[[], str] = new_request_id,
     ) -> None:
+        """``readiness``: the checks of ``/readyz``, in order (none: always ready)."""
         self.endpoint, self.body_limit = endpoint, body_limit
-        self.health = health
+        self.health, self.readiness = health, readiness or {}
+        self._request_ids = request_ids
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sync")
+        self._openapi: bytes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -52,13 +71,30 @@ class AsgiApp:
             return
         if scope["type"] != "http":
             return
+        request_id = self._request_id(scope)
+        REQUEST_ID.set(request_id)  # this request's task has its own context
+        send = _with_request_id(send, request_id)
         path = request_path(scope)
         if path == ENDPOINT_PATH:
             await self._sync(scope, path, receive, send)
         elif path == "/healthz":
             await self._health(send)
+        elif path == "/livez":
+            await _send_json(send, 200, {"status": "ok"})
+        elif path == "/readyz":
+            await self._ready(send)
+        elif path == "/openapi.json":
+            await self._send_openapi(send)
         else:
             await _send_json(send, 404, {"error": f"no such path: {path}"})
+
+    def _request_id(self, scope: Scope) -> str:
+        for name, value in scope["headers"]:
+            if name.lower() == b"x-request-id":
+                text = str(value.decode("latin-1"))
+                if _REQUEST_ID.fullmatch(text):
+                    return text
+        return self._request_ids()
 
     async def _sync(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         body, too_large = await _read_body(receive, self.body_limit, scope["headers"])
@@ -74,8 +110,12 @@ class AsgiApp:
             framing_error=framing_error(scope),
         )
         loop = asyncio.get_running_loop()
+        # The request's context (its id, its trace) goes along into the thread.
+        context = contextvars.copy_context()
         try:
-            answer: Answer = await loop.run_in_executor(self._pool, self.endpoint.handle, request)
+            answer: Answer = await loop.run_in_executor(
+                self._pool, context.run, self.endpoint.handle, request
+            )
         except Exception:
             log.exception("could not answer a sync request")
             await _send_json(send, 500, {"error": "the platform cannot sign answers right now"})
@@ -97,6 +137,32 @@ class AsgiApp:
                 ok = False
         await _send_json(send, 200 if ok else 503, {"status": "ok" if ok else "unavailable"})
 
+    async def _ready(self, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        try:
+            ready, body = await asyncio.wait_for(
+                loop.run_in_executor(self._pool, context.run, run_checks, self.readiness),
+                READY_TIMEOUT_SECONDS,
+            )
+        except TimeoutError:
+            ready = False
+            body = {
+                "status": "unavailable",
+                "checks": {"database": f"no answer within {READY_TIMEOUT_SECONDS:g} s"},
+            }
+        await _send_json(send, 200 if ready else 503, body)
+
+    async def _send_openapi(self, send: Send) -> None:
+        if self._openapi is None:
+            self._openapi = json.dumps(openapi_document(), ensure_ascii=False).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self._openapi)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": self._openapi})
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
@@ -106,6 +172,18 @@ class AsgiApp:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    """``send`` adding an ``x-request-id`` header to the response (outside what is signed)."""
+    header = (b"x-request-id", request_id.encode("latin-1"))
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), header]
+        await send(message)
+
+    return sending
 
 
 async def _read_body(

@@ -31,6 +31,7 @@ from asap_sync.http.gateway import (
 )
 from asap_sync.http.rate_limit import RateLimiter
 from asap_sync.service.accept_sync import AcceptPolicy, accept_sync, new_pay_fast_path
+from asap_sync.service.observer import NULL_OBSERVER, Observer
 from asap_sync.service.ports import SignedRequest, Writer
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.gateway import (
@@ -58,6 +59,7 @@ __all__ = ["Answer", "RawRequest", "Rejected", "SyncEndpoint"]
 log = logging.getLogger("asap_sync.sync")
 
 MAX_FRESH_ATTEMPTS = 3  # decisions on fresh data after the cached one was overtaken
+API = "externalInfoSync"  # the API label of what this endpoint reports to its observer
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -106,15 +108,21 @@ class SyncEndpoint:
         body_limit: int,
         platform_keys: PlatformKeys | None = None,
         rate_limiter: RateLimiter | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         """``writer`` runs the use case in write transactions that refuse to start when the
         directory is no longer at the version the gateway decided with."""
         self.gateway, self.writer, self.clock = gateway, writer, clock
         self.policy, self.time_window, self.body_limit = policy, time_window, body_limit
         self.rate_limiter, self.platform_keys = rate_limiter, platform_keys
+        self.observer = observer
 
     def handle(self, request: RawRequest) -> Answer:
         """Apply every check in order; raises only when the answer cannot be signed."""
+        with self.observer.step("request", api=API):
+            return self._handle(request)
+
+    def _handle(self, request: RawRequest) -> Answer:
         started = time.perf_counter()
         now = self.clock()
         client_id = echoed_client_id(request.headers.get("client-id", ""))
@@ -122,19 +130,24 @@ class SyncEndpoint:
         for _ in range(MAX_FRESH_ATTEMPTS):
             if decision is not None:
                 break
+            self.observer.redecided(reason="directory_changed")
             decision = self._decide(request, client_id, now, fresh=True)
         if decision is None:  # the directory kept changing under every attempt
             decision = self._unsettled(client_id)
         if decision.rejected is not None:
             self._record(now, client_id, decision.rejected)
         answer = self._sign(request, client_id, decision.result, decision.platform)
+        elapsed = time.perf_counter() - started
+        self.observer.answered(
+            api=API, code=decision.result.error_code or "SUCCESS", seconds=elapsed
+        )
         log.info(
             "%s client=%s requestId=%s code=%s %.1fms",
             request.method,
             client_id or "-",
             decision.request_id or "-",
             decision.result.error_code or "SUCCESS",
-            (time.perf_counter() - started) * 1000,
+            elapsed * 1000,
         )
         return answer
 
@@ -170,7 +183,8 @@ class SyncEndpoint:
         check_shape(request, self.body_limit)
         attempt.snapshot = self.gateway.snapshot(client_id, fresh=attempt.fresh)
         key = client_key(attempt.snapshot, client_id, request.headers["signature"])
-        check_signature(request, client_id, key)
+        with self.observer.step("verify"):
+            check_signature(request, client_id, key)
         check_time(request.headers["request-time"], now, self.time_window)
         if self.rate_limiter is not None and not self.rate_limiter.allow(client_id):
             raise Rejected(
@@ -232,6 +246,7 @@ class SyncEndpoint:
         try:
             return self.gateway.changed_since(snapshot.version)
         except Exception:
+            self.observer.database_error(operation="directory_check")
             log.exception("could not confirm the directory version; answering from cache")
             return False
 
@@ -249,7 +264,10 @@ class SyncEndpoint:
                 )
             )
         except Exception:
+            self.observer.database_error(operation="rejection_log")
             log.exception("could not record a rejection (%s)", rejected.code.value)
+            return
+        self.observer.rejection_recorded(api=API, code=rejected.code.value)
 
     def _sign(
         self,
@@ -265,7 +283,8 @@ class SyncEndpoint:
         body = result.to_bytes()
         response_time = format_response_time(self.clock())
         content = signing_content(request.method, request.path, client_id, response_time, body)
-        signature = sign(content, _private_key(platform.private_key_pem))
+        with self.observer.step("sign"):
+            signature = sign(content, _private_key(platform.private_key_pem))
         headers = [
             ("client-id", client_id),
             ("response-time", response_time),

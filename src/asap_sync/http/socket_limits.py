@@ -2,8 +2,9 @@
 
 uvicorn's httptools protocol, with what it lacks against a hostile peer: a cap on the request
 head (431), a deadline for the head of every request (slowloris; 408) and for its body (408),
-both counted from the first moment and never extended by a trickle of bytes. The connection
-cap is uvicorn's own ``limit_concurrency`` (503 past it); the body size limit is the
+both counted from the first moment and never extended by a trickle of bytes. Each connection
+opened and closed is reported to the process's observer (the open-connections gauge). The cap
+is uvicorn's own ``limit_concurrency`` (503 past it); the body size limit is the
 endpoint's, answered signed as soon as the declared or streamed size passes it (``app.py``).
 """
 
@@ -17,6 +18,8 @@ from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from asap_sync.http.metrics import process_observer
 
 log = logging.getLogger("asap_sync.http.socket")
 
@@ -55,9 +58,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        process_observer().connections_changed(1)
         self._arm(self.limits.head_timeout, "request head")
 
     def connection_lost(self, exc: Exception | None) -> None:
+        process_observer().connections_changed(-1)
         self._disarm()
         super().connection_lost(exc)
 

@@ -24,6 +24,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 
+from asap_sync.service.observer import NULL_OBSERVER, Observer
 from asap_sync.service.ports import FastPath
 from asap_sync.storage.engine import write_lock
 from asap_sync.storage.gateway import DirectoryChanged, read_directory_version
@@ -103,6 +104,7 @@ class BatchWriter:
         max_batch: int = MAX_BATCH,
         writers: int = 1,
         planned: bool | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         """``writers``: batches written at once by this process. One by default: on SQLite
         there is one writer whatever we do; on PostgreSQL, whose planned batches cost one
@@ -123,6 +125,7 @@ class BatchWriter:
         # a checkout and its reset cost as much as building a batch's statement.
         self._drivers: list[Any] = []
         self._directory = MerchantDirectory()
+        self._observer = observer
 
     def run(
         self,
@@ -154,11 +157,14 @@ class BatchWriter:
     def _write(self, batch: list[_Job]) -> None:
         rest = batch
         try:
-            if self._planned:
-                rest = self._write_planned(batch)
-            if rest:
-                self._transaction(rest)
+            with self._observer.step("batch_write", size=len(batch)):
+                if self._planned:
+                    rest = self._write_planned(batch)
+                if rest:
+                    self._transaction(rest)
+            self._observer.batch_written(size=len(batch))
         except BaseException as exc:  # nothing of the rest is durable
+            self._observer.database_error(operation="batch_write")
             for job in rest:
                 job.error = exc
         finally:
@@ -212,6 +218,8 @@ class BatchWriter:
             # A concurrent twin, or a failure: nothing was committed (or, if the connection
             # broke during COMMIT, the ordinary way finds the bindings and answers replays).
             log.info("planned writes rolled back, the batch takes the ordinary way: %r", exc)
+            for _ in planned:
+                self._observer.redecided(reason="planned_rolled_back")
             return batch
         done = set()
         for (job, _), ok in zip(planned, written, strict=True):
@@ -219,6 +227,8 @@ class BatchWriter:
                 assert job.fast is not None
                 job.value = job.fast.value
                 done.add(job)
+            else:  # a precondition of its plan no longer held
+                self._observer.redecided(reason="precondition_failed")
         return [job for job in batch if job not in done]
 
     def _commit_planned(self, rows: list[PlannedRow]) -> list[bool]:
