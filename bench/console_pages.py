@@ -155,7 +155,9 @@ def time_once(client: TestClient, path: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def run(engine: Engine, label: str, n: int, merchants: int, repeat: int, folder: str) -> None:
+def run(
+    engine: Engine, label: str, n: int, merchants: int, repeat: int, folder: str, preview: bool
+) -> None:
     seeded = seed(engine, n, merchants)
     client = client_for(engine, folder)
     print(f"{label}: {n:,} transactions of {merchants} merchants seeded in {seeded:.0f} s")
@@ -164,20 +166,21 @@ def run(engine: Engine, label: str, n: int, merchants: int, repeat: int, folder:
     for page, median, worst in time_pages(client, n, repeat):
         flag = "" if median < TARGET_MS else " (over target)"
         print(f"| {page}{flag} | {median:.0f} | {worst:.0f} |", flush=True)
-    preview = time_once(client, "/console/periods/2026-01/preview")
-    print(f"| close preview of the whole period (a dry-run close, once) | {preview:.0f} | - |")
+    if preview:
+        took = time_once(client, "/console/periods/2026-01/preview")
+        print(f"| close preview of the whole period (a dry-run close, once) | {took:.0f} | - |")
 
 
-def bench_sqlite(n: int, merchants: int, repeat: int) -> None:
+def bench_sqlite(n: int, merchants: int, repeat: int, preview: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="asap-bench-") as folder:
         engine = make_engine(f"sqlite:///{folder}/bench.sqlite3")
         try:
-            run(engine, "SQLite", n, merchants, repeat, folder)
+            run(engine, "SQLite", n, merchants, repeat, folder, preview)
         finally:
             engine.dispose()
 
 
-def bench_postgres(server: str, n: int, merchants: int, repeat: int) -> None:
+def bench_postgres(server: str, n: int, merchants: int, repeat: int, preview: bool) -> None:
     name = f"asap_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(
         server.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
@@ -187,7 +190,7 @@ def bench_postgres(server: str, n: int, merchants: int, repeat: int) -> None:
     engine = make_engine(f"{server.rpartition('/')[0]}/{name}")
     try:
         with tempfile.TemporaryDirectory(prefix="asap-bench-") as folder:
-            run(engine, "PostgreSQL", n, merchants, repeat, folder)
+            run(engine, "PostgreSQL", n, merchants, repeat, folder, preview)
     finally:
         engine.dispose()
         with admin.connect() as conn:
@@ -202,6 +205,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="timed fetches per page")
     parser.add_argument("--backends", default="sqlite")
     parser.add_argument(
+        "--no-preview", action="store_true", help="skip the close preview (a dry-run close)"
+    )
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("ASAP_SYNC_BENCH_POSTGRES_URL")
         or os.environ.get("ASAP_SYNC_TEST_POSTGRES_URL")
@@ -210,9 +216,9 @@ def main() -> None:
     args = parser.parse_args()
     backends = args.backends.split(",")
     if "sqlite" in backends:
-        bench_sqlite(args.n, args.merchants, args.repeat)
+        bench_sqlite(args.n, args.merchants, args.repeat, not args.no_preview)
     if "postgresql" in backends:
-        bench_postgres(args.postgres_url, args.n, args.merchants, args.repeat)
+        bench_postgres(args.postgres_url, args.n, args.merchants, args.repeat, not args.no_preview)
 
 
 if __name__ == "__main__":

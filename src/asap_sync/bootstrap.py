@@ -19,6 +19,7 @@ from asap_sync.http.metrics import metrics_app, process_observer
 from asap_sync.http.pipeline import SignedApis
 from asap_sync.http.probes import readiness_checks
 from asap_sync.http.rate_limit import RateLimiter
+from asap_sync.http.refusals import RefusalLimits, Refusals
 from asap_sync.http.socket_limits import SocketLimits, guarded_protocol
 from asap_sync.http.tracing import tracing_observer
 from asap_sync.logs import configure_logging, logging_config
@@ -70,6 +71,7 @@ def build_app(
     check_up_to_date(engine)
     observer = observer or standard_observer(settings)
     directory = Directory(SqlDirectoryReader(engine))
+    rejections = SqlRejectionLog(engine)
     ingestor = Ingestor(
         ledger=SqlLedger(engine),
         directory=directory,
@@ -82,10 +84,17 @@ def build_app(
         routes={ENDPOINT_PATH: ExternalInfoSync(ingestor)},
         directory=directory,
         signing_key=HeldSigningKey(platform_keys_for(settings, directory), directory),
-        rejections=SqlRejectionLog(engine),
+        rejections=rejections,
         clock=clock,
         time_window=timedelta(seconds=settings.time_window_seconds),
         body_limit=settings.body_limit_bytes,
+        refusals=Refusals(
+            RefusalLimits(
+                per_source=settings.failures_per_source,
+                per_client_id=settings.failures_per_client_id,
+            ),
+            rejections.record_rejections,
+        ),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_second)
             if settings.rate_limit_per_second > 0
@@ -105,6 +114,7 @@ def build_app(
         threads=settings.threads,
         health=healthy,
         readiness=readiness_checks(engine, directory),
+        tarpit=settings.throttled_delay_seconds,
     )
 
 
@@ -154,6 +164,9 @@ class HeldSigningKey:
         except Exception:
             from_database = None  # the database is down: the held key signs
         return self._keys.choose(from_database)
+
+    def held(self) -> PlatformKey:
+        return self._keys.held
 
 
 def create_app() -> AsgiApp:

@@ -34,6 +34,9 @@ class Settings:
     head_timeout_seconds: float = 10.0  # to receive a request head; past it a plain 408
     body_timeout_seconds: float = 30.0  # to receive a body once its head is in; a plain 408
     max_connections: int = 1024  # per worker; requests past it get a plain 503
+    failures_per_source: float = 20.0  # unauthenticated failures a second per address; 0: off
+    failures_per_client_id: float = 50.0  # the same per claimed Client-Id; 0: off
+    throttled_delay_seconds: float = 1.0  # how long a caller past its budget waits for its answer
     platform_key: str = "database"  # or file:<path> (mode 0600) or env:<VARIABLE> (PEM)
     platform_key_version: int = 1  # the keyVersion announced for a file: or env: key
     # The admin listener (console, /metrics): loopback by default, never where merchants connect.

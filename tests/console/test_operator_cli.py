@@ -98,3 +98,13 @@ def test_changes_made_with_the_cli_are_in_the_activity_log(run) -> None:  # type
     assert log[3]["after"]["rules"] == {"RENEWAL": {"kind": "rate", "value": 150}}
     table = run("activity", "list", "--actor", log[0]["actor"], "--action", "client.add")
     assert "isv-1" in table.output and "platform-key" not in table.output
+
+
+def test_closing_and_assigning_with_the_cli_is_in_the_activity_log(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("periods", "close", "2025-01").exit_code == 0
+    assert run("periods", "assign", "2025-01").exit_code == 0
+    log = json.loads(run("activity", "list", "--json").output)
+    assert [(c["action"], c["subject"], c["after"]["status"]) for c in log] == [
+        ("period.assign", "2025-01", "ASSIGNED"),
+        ("period.close", "2025-01", "CLOSED"),
+    ]

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.hostile.conftest import prepared
+from tests.hostile.conftest import NO_BUDGETS, prepared
 from tests.hostile.framing_cases import all_kinds
 from tests.hostile.harness import start_hostile_server
 from tests.hostile.run import cases, run_cases
@@ -32,7 +32,9 @@ def main() -> int:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir(mode=0o700)
         prepared(args.database_url or f"sqlite:///{data_dir / 'asap-sync.sqlite3'}")
-        server = start_hostile_server(data_dir, database_url=args.database_url)
+        server = start_hostile_server(
+            data_dir, database_url=args.database_url, extra_env=NO_BUDGETS
+        )
         try:
             run_cases(server, cases(50), threads=args.threads)
             before, started = server.rss_kib(), time.monotonic()

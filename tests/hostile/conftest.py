@@ -9,9 +9,11 @@ import pytest
 
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.migrate import upgrade
-from tests.conftest import _truncate_postgres
+from tests.conftest import _empty_postgres
 from tests.hostile.harness import HostileServer, start_hostile_server
 from tests.kit import register
+
+NO_BUDGETS = {"ASAP_SYNC_FAILURES_PER_SOURCE": "0", "ASAP_SYNC_FAILURES_PER_CLIENT_ID": "0"}
 
 
 def prepared(database_url: str) -> None:
@@ -19,7 +21,7 @@ def prepared(database_url: str) -> None:
     try:
         upgrade(engine)
         if engine.dialect.name == "postgresql":
-            _truncate_postgres(engine)
+            _empty_postgres(engine)
         register(engine)
     finally:
         engine.dispose()
@@ -38,7 +40,8 @@ def hostile_server(
     else:
         url = request.getfixturevalue("postgres_database")
         prepared(url)
-    server = start_hostile_server(data_dir, database_url=url)
+    # Failure budgets off: each kind is judged on its own (test_refusals.py tests the budgets).
+    server = start_hostile_server(data_dir, database_url=url, extra_env=NO_BUDGETS)
     yield server
     server.stop()
 

@@ -100,9 +100,15 @@ class Reply:
     duplicate_headers: bool = False
 
 
-def exchange(port: int, payload: bytes, *, pace: float = 0.0, wait: float = 10.0) -> Reply:
-    """Send ``payload`` (in small pieces ``pace`` seconds apart when given) and read one answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+def exchange(
+    port: int, payload: bytes, *, pace: float = 0.0, wait: float = 10.0, source: str = ""
+) -> Reply:
+    """Send ``payload`` (in small pieces ``pace`` seconds apart when given) and read one answer;
+    ``source`` picks the local address (any of 127.0.0.0/8) the request comes from."""
+    address = (source, 0) if source else None
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=wait, source_address=address
+    ) as sock:
         try:
             if pace:
                 for i in range(0, len(payload), 8):

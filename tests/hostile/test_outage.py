@@ -58,3 +58,18 @@ def test_a_worker_that_has_answered_nothing_yet_signs_its_answers_while_the_data
     outage.proxy.cut()
     for _ in range(3):
         assert sync(outage.server)["errorCode"] == "SYSTEM_ERROR"
+
+
+def test_after_an_outage_the_first_request_succeeds_and_the_log_holds_no_traceback_flood(
+    outage: Outage,
+) -> None:
+    assert "success" in sync(outage.server)  # pooled connections exist before the outage
+    for _ in range(4):
+        assert sync(outage.server).get("success") is True
+    outage.proxy.cut()
+    for _ in range(40):
+        assert sync(outage.server)["errorCode"] == "SYSTEM_ERROR"
+    outage.proxy.restore()
+    assert sync(outage.server).get("success") is True
+    errors = [line for line in outage.server.log_text().splitlines() if " ERROR " in line]
+    assert len(errors) <= 3, errors  # one entry per kind of failure: decide, confirm, record

@@ -47,7 +47,7 @@ def test_a_registered_api_gets_verified_requests_and_signed_answers(platform: Pl
     assert verified.request.body == b'{"any": "body"}'
 
 
-def test_a_badly_signed_request_never_reaches_the_handler_and_is_logged(
+def test_a_badly_signed_request_never_reaches_the_handler_and_is_counted(
     platform: Platform,
 ) -> None:
     toy = Toy()
@@ -57,6 +57,8 @@ def test_a_badly_signed_request_never_reaches_the_handler_and_is_logged(
     )
     assert result.error_code == "INVALID_SIGNATURE"
     assert toy.seen == []
+    assert platform.apis.refusals is not None
+    platform.apis.refusals.flush()  # an unauthenticated caller's rejections are counted first
     with platform.engine.connect() as conn:
         assert conn.execute(select(rejections.c.code)).scalars().all() == ["INVALID_SIGNATURE"]
 

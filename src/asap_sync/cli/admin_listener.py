@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import typer
 import uvicorn
 
 from asap_sync.bootstrap import build_admin_app
@@ -25,8 +26,12 @@ class AdminListenerFailed(AdminError):
 
 
 @contextmanager
-def admin_listener(settings: Settings) -> Iterator[str | None]:
-    """Serve the admin app while the block runs; yields its URL, or None when turned off."""
+def admin_listener(settings: Settings, *, required: bool = True) -> Iterator[str | None]:
+    """Serve the admin app while the block runs; yields its URL, or None when turned off.
+
+    A listener that cannot start is an error when ``required`` (its port was chosen); on the
+    default port it is a warning, and the public listener serves alone.
+    """
     if not settings.admin_enabled:
         yield None
         return
@@ -46,10 +51,16 @@ def admin_listener(settings: Settings) -> Iterator[str | None]:
         time.sleep(0.05)
     if not server.started:
         server.should_exit = True
-        raise AdminListenerFailed(
+        thread.join(timeout=10)
+        problem = (
             f"the admin listener could not start on {settings.admin_host}:{settings.admin_port} "
             "(port in use? choose another with --admin-port, or --no-admin)"
         )
+        if required:
+            raise AdminListenerFailed(problem)
+        typer.echo(f"warning: {problem}; serving without the console", err=True)
+        yield None
+        return
     port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.admin_port
     try:
         yield f"http://{settings.admin_host}:{port}/console/"

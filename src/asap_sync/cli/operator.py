@@ -306,8 +306,9 @@ def serve(
         f"Serving on http://{settings.host}:{settings.port} with {workers_text}, "
         f"database {describe_database(settings)}."
     )
+    chosen = admin_port is not None  # by flag or variable: then a taken port is an error
     try:
-        with operator_errors(), admin_listener(settings) as console_url:
+        with operator_errors(), admin_listener(settings, required=chosen) as console_url:
             if console_url is not None:
                 typer.echo(f"Operator console on {console_url} (metrics on /metrics).")
             uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))

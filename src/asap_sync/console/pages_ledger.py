@@ -11,14 +11,12 @@ from typing import Any
 from starlette.responses import Response
 
 from asap_sync.console.web import Ask
-from asap_sync.domain.settlement import PeriodStatus
 from asap_sync.service.admin_contracts import parse_moment
 from asap_sync.service.admin_ports import AdminError
 from asap_sync.service.audit_signatures import SignatureChecker
 from asap_sync.service.console_views import RejectionSearch, TransactionSearch
 from asap_sync.service.operator_ports import Role
 from asap_sync.storage.console_queries import console_queries
-from asap_sync.storage.statement_queries import statement_queries
 
 OVERVIEW_DAYS = 14
 PAGE_SIZE = 50
@@ -38,8 +36,7 @@ def overview(ask: Ask) -> Response:
             for code, n in q.rejections_by_code_between(day, day + timedelta(days=1)):
                 rejected[code][i] = n
         months = q.commission_by_merchant_month(_months_back(now, 6))
-    with statement_queries(ask.console.engine) as sq:
-        awaiting = [p for p in sq.periods() if p.status is not PeriodStatus.ASSIGNED]
+        awaiting = q.periods_awaiting()
     with ask.console.operators(read_only=True) as uow:
         runs = uow.operators.audit_runs(1)
     daily = {

@@ -20,6 +20,7 @@ from asap_sync.http.openapi import openapi_document
 from asap_sync.http.pipeline import Answer, SignedApis
 from asap_sync.http.probes import READY_TIMEOUT_SECONDS, Check, run_checks
 from asap_sync.logs import REQUEST_ID
+from asap_sync.wire.echo import echoed
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -57,9 +58,11 @@ class AsgiApp:
         health: Callable[[], bool] | None = None,
         readiness: Mapping[str, Check] | None = None,
         request_ids: Callable[[], str] = new_request_id,
+        tarpit: float = 1.0,
     ) -> None:
-        """``readiness``: the checks of ``/readyz``, in order (none: always ready)."""
-        self.apis, self.body_limit = apis, body_limit
+        """``readiness``: the checks of ``/readyz``, in order (none: always ready); ``tarpit``:
+        how long a caller past its failure budget waits for its answer."""
+        self.apis, self.body_limit, self.tarpit = apis, body_limit, tarpit
         self.health, self.readiness = health, readiness or {}
         self._request_ids = request_ids
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sync")
@@ -86,7 +89,7 @@ class AsgiApp:
         elif path == "/openapi.json":
             await self._send_openapi(send)
         else:
-            await _send_json(send, 404, {"error": f"no such path: {path}"})
+            await _send_json(send, 404, {"error": f"no such path: {echoed(path)}"})
 
     def _request_id(self, scope: Scope) -> str:
         for name, value in scope["headers"]:
@@ -108,14 +111,19 @@ class AsgiApp:
             body=body,
             body_too_large=too_large,
             framing_error=framing_error(scope),
+            source=str((scope.get("client") or ("",))[0]),
         )
         loop = asyncio.get_running_loop()
         # The request's context (its id, its trace) goes along into the thread.
         context = contextvars.copy_context()
         try:
-            answer: Answer = await loop.run_in_executor(
-                self._pool, context.run, self.apis.handle, request
-            )
+            if self.apis.over_budget(request):
+                await asyncio.sleep(self.tarpit)  # a throttled caller waits; we do not work
+                answer: Answer = self.apis.throttled(request)
+            else:
+                answer = await loop.run_in_executor(
+                    self._pool, context.run, self.apis.handle, request
+                )
         except Exception:
             log.exception("could not answer a sync request")
             await _send_json(send, 500, {"error": "the platform cannot sign answers right now"})
@@ -163,6 +171,14 @@ class AsgiApp:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": self._openapi})
 
+    async def _flush_refusals(self) -> None:
+        if self.apis.refusals is None:
+            return
+        try:
+            await asyncio.to_thread(self.apis.refusals.flush)
+        except Exception:
+            log.exception("could not write the counted rejections at shutdown")
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
@@ -170,6 +186,7 @@ class AsgiApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self._pool.shutdown(wait=False, cancel_futures=True)
+                await self._flush_refusals()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -41,6 +41,7 @@ class RawRequest:
     body: bytes
     body_too_large: bool = False
     framing_error: str | None = None  # see ``http/framing.py``
+    source: str = ""  # the peer's address
 
 
 class Rejected(Exception):

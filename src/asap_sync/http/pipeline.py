@@ -26,6 +26,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from asap_sync.http.failure_log import FailureLog
 from asap_sync.http.framing import echoed_client_id
 from asap_sync.http.gateway import (
     RawRequest,
@@ -36,6 +37,7 @@ from asap_sync.http.gateway import (
     client_key,
 )
 from asap_sync.http.rate_limit import RateLimiter
+from asap_sync.http.refusals import Refusals
 from asap_sync.service.directory import Directory, DirectorySnapshot, PlatformKey
 from asap_sync.service.observer import NULL_OBSERVER, Observer
 from asap_sync.service.ports import Rejection, RejectionSink
@@ -50,6 +52,7 @@ from asap_sync.wire import (
 )
 
 log = logging.getLogger("asap_sync.sync")
+failures = FailureLog(log)
 
 MAX_FRESH_ATTEMPTS = 3  # decisions on fresh data after the cached one was overtaken
 
@@ -94,9 +97,15 @@ class Handler(Protocol):
 
 
 class SigningKeyProvider(Protocol):
-    """The platform's current signing key (None: there is none yet)."""
+    """The platform's signing key, loaded when the worker starts."""
 
-    def current(self) -> PlatformKey | None: ...
+    def current(self) -> PlatformKey | None:
+        """The key for this answer (None: there is none yet)."""
+        ...
+
+    def held(self) -> PlatformKey:
+        """The key held in memory, without a lookup (for throttled answers)."""
+        ...
 
 
 @lru_cache(maxsize=8)
@@ -109,6 +118,15 @@ class _Outcome:
     result: SyncResult
     rejected: Rejected | None
     request_id: str | None
+    authenticated: bool = False  # the signature verified
+
+
+@dataclass(kw_only=True, slots=True)
+class _Seen:
+    """What one decision of a request got to: the snapshot the gateway used, the signature."""
+
+    snapshot: DirectorySnapshot | None = None
+    authenticated: bool = False
 
 
 class SignedApis:
@@ -125,12 +143,17 @@ class SignedApis:
         time_window: timedelta,
         body_limit: int,
         rate_limiter: RateLimiter | None = None,
+        refusals: Refusals | None = None,
         observer: Observer = NULL_OBSERVER,
     ) -> None:
+        """``rejections`` keeps the rejections of authenticated callers; ``refusals`` (when
+        given) counts the others, writes them once an interval and throttles a source or a
+        Client-Id past its failure budget."""
         self.routes, self.directory, self.signing_key = dict(routes), directory, signing_key
         self.rejections, self.clock = rejections, clock
         self.time_window, self.body_limit = time_window, body_limit
-        self.rate_limiter, self.observer = rate_limiter, observer
+        self.rate_limiter, self.refusals, self.observer = rate_limiter, refusals, observer
+        self._throttled_signature: tuple[tuple[str, ...], str] = ((), "")
 
     def handle(self, request: RawRequest) -> Answer:
         """Apply every step in order; raises only when the answer cannot be signed."""
@@ -154,7 +177,7 @@ class SignedApis:
             rejected = Rejected(ResultCode.SYSTEM_ERROR, "clients or keys kept changing")
             outcome = _Outcome(result=_system_error(), rejected=rejected, request_id=None)
         if outcome.rejected is not None:
-            self._record(now, client_id, outcome.rejected, api)
+            self._record(now, client_id, outcome, api, request.source)
         answer = self._sign(request, client_id, outcome.result)
         elapsed = time.perf_counter() - started
         code = outcome.result.error_code or "SUCCESS"
@@ -173,19 +196,22 @@ class SignedApis:
         self, request: RawRequest, client_id: str, now: datetime, *, fresh: bool
     ) -> _Outcome | None:
         """The outcome, or None when the directory changed under a cached decision."""
-        seen: list[DirectorySnapshot] = []  # the snapshot the gateway decided with, if any
+        seen = _Seen()
         try:
             handled = self._process(request, client_id, now, fresh, seen)
         except Rejected as exc:
             handled = Handled(result=_failed(exc), confirmed=False, rejected=exc)
         except Exception:
-            log.exception("unexpected failure; answering SYSTEM_ERROR (client %s)", client_id)
+            failures.exception("decide", "unexpected failure; answering SYSTEM_ERROR")
             rejected = Rejected(ResultCode.SYSTEM_ERROR, "see the server log")
             handled = Handled(result=_system_error(), confirmed=False, rejected=rejected)
-        if handled is None or not (handled.confirmed or self._confirmed(seen, fresh)):
+        if handled is None or not (handled.confirmed or self._confirmed(seen.snapshot, fresh)):
             return None
         return _Outcome(
-            result=handled.result, rejected=handled.rejected, request_id=handled.request_id
+            result=handled.result,
+            rejected=handled.rejected,
+            request_id=handled.request_id,
+            authenticated=seen.authenticated,
         )
 
     def _process(
@@ -194,17 +220,18 @@ class SignedApis:
         client_id: str,
         now: datetime,
         fresh: bool,
-        seen: list[DirectorySnapshot],
+        seen: _Seen,
     ) -> Handled | None:
         check_shape(request, self.body_limit)
         handler = self.routes.get(request.path)
         if handler is None:
             raise Rejected(ResultCode.REQUEST_PARAM_ILLEGAL, f"no signed API at {request.path}")
         snapshot = self.directory.snapshot(client_id, fresh=fresh)
-        seen.append(snapshot)
+        seen.snapshot = snapshot
         key = client_key(snapshot, client_id, request.headers["signature"])
         with self.observer.step("verify"):
             check_signature(request, client_id, key)
+        seen.authenticated = True
         check_time(request.headers["request-time"], now, self.time_window)
         if self.rate_limiter is not None and not self.rate_limiter.allow(client_id):
             raise Rejected(
@@ -221,35 +248,83 @@ class SignedApis:
             )
         )
 
-    def _confirmed(self, seen: list[DirectorySnapshot], fresh: bool) -> bool:
+    def _confirmed(self, seen: DirectorySnapshot | None, fresh: bool) -> bool:
         """Whether the directory still stands at the version the answer was decided with
         (when the database cannot tell, the answer stands: it is signed with the held key)."""
         try:
-            snapshot = seen[0] if seen else self.directory.snapshot(None, fresh=fresh)
+            snapshot = seen or self.directory.snapshot(None, fresh=fresh)
             return snapshot.confirmed or not self.directory.changed_since(snapshot.version)
         except Exception:
             self.observer.database_error(operation="directory_check")
-            log.exception("could not confirm the directory version; answering from cache")
+            failures.exception("confirm", "could not confirm the directory version; from cache")
             return True
 
-    def _record(self, now: datetime, client_id: str, rejected: Rejected, api: str) -> None:
+    def _record(
+        self, now: datetime, client_id: str, outcome: _Outcome, api: str, source: str
+    ) -> None:
+        rejected = outcome.rejected
+        assert rejected is not None
+        rejection = Rejection(
+            received_at=now,
+            code=rejected.code.value,
+            context=rejected.context,
+            client_id=client_id or None,
+            merchant_id=rejected.merchant,
+            request_id=rejected.request_id,
+            out_trans_id=rejected.out_trans_id,
+        )
+        unauthenticated = not outcome.authenticated and rejected.code != ResultCode.SYSTEM_ERROR
         try:
-            self.rejections.record(
-                Rejection(
-                    received_at=now,
-                    code=rejected.code.value,
-                    context=rejected.context,
-                    client_id=client_id or None,
-                    merchant_id=rejected.merchant,
-                    request_id=rejected.request_id,
-                    out_trans_id=rejected.out_trans_id,
-                )
-            )
+            if self.refusals is not None and unauthenticated:
+                self.refusals.failed(source, rejection)  # counted, written once an interval
+            else:
+                self.rejections.record(rejection)
         except Exception:
             self.observer.database_error(operation="rejection_log")
-            log.exception("could not record a rejection (%s)", rejected.code.value)
+            failures.exception("record", "could not record a rejection (%s)", rejected.code.value)
             return
         self.observer.rejection_recorded(api=api, code=rejected.code.value)
+
+    def over_budget(self, request: RawRequest) -> bool:
+        """True when the request's source or claimed Client-Id has used up its failures."""
+        if self.refusals is None:
+            return False
+        client_id = echoed_client_id(request.headers.get("client-id", ""))
+        return self.refusals.over_budget(request.source, client_id)
+
+    def throttled(self, request: RawRequest) -> Answer:
+        """The answer to a caller past its failure budget: the same body and no Client-Id for
+        a whole second, so it is signed once a second whatever the flood. No lookup, no
+        verification, no write: cheap enough to give on the event loop."""
+        now = self.clock()
+        platform = self.signing_key.held()
+        result = SyncResult.failed(
+            ResultCode.REQUEST_TRAFFIC_EXCEED_LIMIT,
+            "too many failed requests from this source or for this Client-Id; retry later",
+        )
+        body, response_time = result.to_bytes(), format_response_time(self.clock())
+        key = (request.method, request.path, response_time, str(platform.key_version))
+        cached_key, signature = self._throttled_signature
+        if cached_key != key:
+            content = signing_content(request.method, request.path, "", response_time, body)
+            signature = sign(content, _private_key(platform.private_key_pem))
+            self._throttled_signature = (key, signature)
+        if self.refusals is not None:
+            self.refusals.failed(
+                request.source,
+                Rejection(
+                    received_at=now,
+                    code=result.error_code or "",
+                    context=result.error_context or "",
+                ),
+            )
+        headers = [
+            ("client-id", ""),
+            ("response-time", response_time),
+            ("content-type", "application/json; charset=UTF-8"),
+            ("signature", format_signature_header(signature, platform.key_version)),
+        ]
+        return Answer(headers=headers, body=body, result=result)
 
     def _sign(self, request: RawRequest, client_id: str, result: SyncResult) -> Answer:
         platform = self.signing_key.current()

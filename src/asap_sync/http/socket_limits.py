@@ -142,7 +142,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, reason: str, message: str) -> None:
         if self.transport.is_closing():
             return
-        log.info("refused at the socket: %s %s (client %s)", status, reason, self.client)
+        # debug: a flood of refusals must not become a flood of log lines
+        log.debug("refused at the socket: %s %s (client %s)", status, reason, self.client)
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True  # the application gets http.disconnect, not a body
             self.cycle.message_event.set()

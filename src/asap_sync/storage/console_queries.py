@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, select, tuple_
+from sqlalchemy import Connection, Engine, Select, func, select, text, tuple_
 from sqlalchemy.orm import aliased
 
 from asap_sync.domain.settlement import Statement
@@ -29,6 +29,7 @@ from asap_sync.storage.tables import (
     raw_requests,
     rejections,
     request_bindings,
+    settlement_periods,
     statements,
     transactions,
 )
@@ -72,9 +73,21 @@ class SqlConsoleQueries:
         ]
 
     def search_transactions(self, search: TransactionSearch) -> Sequence[TransactionRow]:
-        query = _searched(select(*(transactions.c[c] for c in _ROW_COLUMNS)), search)
-        query = query.order_by(transactions.c.transaction_id.desc()).limit(search.limit)
-        return [_row(r) for r in self.conn.execute(query)]
+        merchants = [search.merchant_id] if search.merchant_id else None
+        if merchants is None and (search.out_trans_id or search.origin_trans_id):
+            merchants = self._distinct("transactions", "merchant_id")
+        clients = [search.client_id] if search.client_id else None
+        if clients is None and search.request_id:
+            clients = self._distinct("request_bindings", "client_id")
+        # The page's ids first, from the indexes alone; then only those rows are read.
+        t = transactions
+        ids = _searched(select(t.c.transaction_id), search, merchants, clients)
+        ids = ids.order_by(t.c.transaction_id.desc()).limit(search.limit)
+        page = [int(i) for i in self.conn.execute(ids).scalars()]
+        if not page:
+            return []
+        query = select(*(t.c[c] for c in _ROW_COLUMNS)).where(t.c.transaction_id.in_(page))
+        return [_row(r) for r in self.conn.execute(query.order_by(t.c.transaction_id.desc()))]
 
     def transaction_detail(self, transaction_id: int) -> TransactionDetail | None:
         found = self._transactions(transactions.c.transaction_id == transaction_id)
@@ -178,6 +191,25 @@ class SqlConsoleQueries:
             for g in self.conn.execute(query)
         ]
 
+    def periods_awaiting(self) -> Sequence[tuple[str, str]]:
+        """Periods still holding PENDING transactions, or closed but not assigned, oldest first
+        (the PENDING ones found with a loose scan of the status index, not by counting)."""
+        pending = self.conn.execute(text(_PENDING_PERIODS)).scalars().all()
+        rows = self.conn.execute(
+            select(settlement_periods.c.period, settlement_periods.c.status).where(
+                settlement_periods.c.status != "ASSIGNED"
+            )
+        ).all()
+        status = {str(p): "OPEN" for p in pending} | {str(p): str(st) for p, st in rows}
+        return sorted(status.items())
+
+    def _distinct(self, table: str, column: str) -> list[str]:
+        """The distinct values of an index's leading column, one index probe each (a loose
+        index scan): an id looked up without its merchant (or client) then costs a probe per
+        merchant in the unique index instead of a scan of the table."""
+        rows = self.conn.execute(text(_LOOSE_SCAN.format(table=table, column=column)))
+        return [value for (value,) in rows]
+
     def client_key_pem(self, client_id: str, key_version: int) -> str | None:
         k = client_keys
         query = select(k.c.public_key_pem).where(
@@ -186,11 +218,36 @@ class SqlConsoleQueries:
         return self.conn.execute(query).scalar_one_or_none()
 
 
-def _searched(query: Select[Any], s: TransactionSearch) -> Select[Any]:
+_LOOSE_SCAN = """
+WITH RECURSIVE found(v) AS (
+    SELECT min({column}) FROM {table}
+    UNION ALL
+    SELECT (SELECT min({column}) FROM {table} WHERE {column} > found.v)
+    FROM found WHERE found.v IS NOT NULL
+)
+SELECT v FROM found WHERE v IS NOT NULL
+"""
+
+
+_PENDING_PERIODS = """
+WITH RECURSIVE found(v) AS (
+    SELECT min(period) FROM transactions WHERE status = 'PENDING'
+    UNION ALL
+    SELECT (SELECT min(period) FROM transactions WHERE status = 'PENDING' AND period > found.v)
+    FROM found WHERE found.v IS NOT NULL
+)
+SELECT v FROM found WHERE v IS NOT NULL
+"""
+
+
+def _searched(
+    query: Select[Any],
+    s: TransactionSearch,
+    merchants: list[str] | None,
+    clients: list[str] | None,
+) -> Select[Any]:
     t = transactions
     equal = {
-        t.c.out_trans_id: s.out_trans_id,
-        t.c.merchant_id: s.merchant_id,
         t.c.client_id: s.client_id,
         t.c.direction: s.direction,
         t.c.status: s.status,
@@ -199,6 +256,12 @@ def _searched(query: Select[Any], s: TransactionSearch) -> Select[Any]:
     for column, value in equal.items():
         if value:
             query = query.where(column == value)
+    if s.merchant_id:
+        query = query.where(t.c.merchant_id == s.merchant_id)
+    if s.out_trans_id:
+        query = query.where(
+            t.c.merchant_id.in_(merchants or []), t.c.out_trans_id == s.out_trans_id
+        )
     if s.accepted_from is not None:
         query = query.where(t.c.accepted_at >= s.accepted_from)
     if s.accepted_to is not None:
@@ -207,15 +270,16 @@ def _searched(query: Select[Any], s: TransactionSearch) -> Select[Any]:
         query = query.where(t.c.transaction_id < s.before_id)
     if s.origin_trans_id:
         origin = aliased(t)
-        query = query.join(origin, t.c.origin_id == origin.c.transaction_id).where(
-            origin.c.out_trans_id == s.origin_trans_id
+        origins = select(origin.c.transaction_id).where(
+            origin.c.merchant_id.in_(merchants or []),
+            origin.c.out_trans_id == s.origin_trans_id,
         )
+        query = query.where(t.c.origin_id.in_(origins))
     if s.request_id:
-        # The bindings first (one scan when no client is given), then the unique index.
         b = request_bindings
-        bound = select(b.c.merchant_id, b.c.out_trans_id).where(b.c.request_id == s.request_id)
-        if s.client_id:
-            bound = bound.where(b.c.client_id == s.client_id)
+        bound = select(b.c.merchant_id, b.c.out_trans_id).where(
+            b.c.client_id.in_(clients or []), b.c.request_id == s.request_id
+        )
         query = query.where(tuple_(t.c.merchant_id, t.c.out_trans_id).in_(bound))
     return query
 

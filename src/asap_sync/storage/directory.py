@@ -156,16 +156,21 @@ class SqlRejectionLog:
 
     def record(self, rejection: Rejection) -> None:
         """Implements :class:`asap_sync.service.ports.RejectionSink`."""
+        self.record_rejections([rejection])
+
+    def record_rejections(self, batch: list[Rejection]) -> None:
+        """Keep several rejections in one transaction."""
+        rows = [
+            {
+                "received_at": r.received_at,
+                "client_id": r.client_id,
+                "merchant_id": r.merchant_id,
+                "request_id": r.request_id,
+                "out_trans_id": r.out_trans_id,
+                "code": r.code,
+                "context": r.context,
+            }
+            for r in batch
+        ]
         with write_lock(self._engine), self._engine.begin() as conn:
-            conn.execute(
-                insert(rejections),
-                {
-                    "received_at": rejection.received_at,
-                    "client_id": rejection.client_id,
-                    "merchant_id": rejection.merchant_id,
-                    "request_id": rejection.request_id,
-                    "out_trans_id": rejection.out_trans_id,
-                    "code": rejection.code,
-                    "context": rejection.context,
-                },
-            )
+            conn.execute(insert(rejections), rows)
