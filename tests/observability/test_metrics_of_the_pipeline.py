@@ -69,8 +69,12 @@ def test_a_rejection_the_log_cannot_keep_is_a_database_error_and_still_a_signed_
     served: Served,
 ) -> None:
     with served.engine.begin() as conn:
-        conn.execute(text("DROP TABLE rejections"))
-    answer = served.sync(sync_body(merchantId="nobody"))
+        conn.execute(text("ALTER TABLE rejections RENAME TO rejections_away"))
+    try:
+        answer = served.sync(sync_body(merchantId="nobody"))
+    finally:  # the PostgreSQL test database outlives this test
+        with served.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE rejections_away RENAME TO rejections"))
     assert answer.status_code == 200 and answer.headers["signature"]
     assert answer.json()["errorCode"] == "INVALID_MERCHANT"
     assert sample(served, "asap_sync_database_errors_total", operation="rejection_log") == 1

@@ -36,8 +36,13 @@ def test_readyz_is_ready_with_every_check_named(served: Served) -> None:
 
 def test_readyz_is_unavailable_when_the_schema_is_behind_this_version(served: Served) -> None:
     with served.engine.begin() as conn:
+        head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
-    answer = served.request("GET", "/readyz")
+    try:
+        answer = served.request("GET", "/readyz")
+    finally:  # the PostgreSQL test database outlives this test
+        with served.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
     assert answer.status_code == 503
     body = answer.json()
     assert body["status"] == "unavailable"

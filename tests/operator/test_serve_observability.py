@@ -4,10 +4,12 @@ directory, the connection-counting protocol, the log format."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 from prometheus_client import values
 
 from asap_sync.cli import operator
@@ -33,11 +35,19 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return calls
 
 
+def serve(cli: Cli, *args: str) -> Result:
+    """``serve`` on a free port without the admin listener: other servers may run here."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return cli("serve", "--no-admin", "--port", str(port), *args)
+
+
 def test_serve_runs_the_guarded_protocol_in_a_per_run_metrics_directory_removed_after(
     cli: Cli, uvicorn_calls: list[dict[str, Any]]
 ) -> None:
     store = values.ValueClass
-    result = cli("serve", "--workers", "2")
+    result = serve(cli, "--workers", "2")
     assert result.exit_code == 0, result.output
     [call] = uvicorn_calls
     assert call["http"].func is GuardedHttpToolsProtocol  # it also counts open connections
@@ -48,9 +58,9 @@ def test_serve_runs_the_guarded_protocol_in_a_per_run_metrics_directory_removed_
 def test_serve_hands_uvicorn_a_json_log_configuration_from_the_flag_or_the_environment(
     cli: Cli, uvicorn_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert cli("serve", "--log-format", "json").exit_code == 0
+    assert serve(cli, "--log-format", "json").exit_code == 0
     monkeypatch.setenv("ASAP_SYNC_LOG_FORMAT", "json")
-    assert cli("serve").exit_code == 0
+    assert serve(cli).exit_code == 0
     for call in uvicorn_calls:
         formatter = call["log_config"]["formatters"]["default"]
         assert formatter == {"()": "asap_sync.logs.JsonFormatter"}
@@ -58,7 +68,7 @@ def test_serve_hands_uvicorn_a_json_log_configuration_from_the_flag_or_the_envir
 
 
 def test_serve_refuses_an_unknown_log_format(cli: Cli, uvicorn_calls: list[dict[str, Any]]) -> None:
-    result = cli("serve", "--log-format", "xml")
+    result = serve(cli, "--log-format", "xml")
     assert result.exit_code != 0 and uvicorn_calls == []
 
 

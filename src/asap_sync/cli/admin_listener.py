@@ -16,6 +16,7 @@ import uvicorn
 
 from asap_sync.bootstrap import build_admin_app
 from asap_sync.config import Settings
+from asap_sync.logs import logging_config
 from asap_sync.service.admin_ports import AdminError
 
 START_TIMEOUT_SECONDS = 15.0
@@ -39,6 +40,7 @@ def admin_listener(settings: Settings, *, required: bool = True) -> Iterator[str
         build_admin_app(settings),
         host=settings.admin_host,
         port=settings.admin_port,
+        log_config=logging_config(settings.log_format, settings.log_level),
         log_level=settings.log_level.lower(),
         access_log=settings.log_level.lower() == "debug",
         lifespan="off",
