@@ -28,6 +28,8 @@ from tests.settlement.kit import T0, Ledger, register
 EXEMPT = {
     ("serve",): "runs until stopped and logs; readiness is `asap-sync health`",
     ("statements", "export"): "its output is the export itself; `--format json` is JSON",
+    ("operators", "add"): "reads the password from a terminal, or from stdin (--password-stdin)",
+    ("operators", "reset-password"): "reads the password from a terminal, or from stdin",
 }
 KEY = wire.public_key_base64(wire.generate_private_key().public_key())
 
@@ -67,6 +69,12 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ledger.close("2026-01")
     ledger.refund("M1", "R1", "P1", 2_500)
     engine.dispose()
+    added = runner.invoke(
+        app,
+        ["operators", "add", "op1", "--password-stdin", "--data-dir", str(root / "data")],
+        input="a long enough password\n",
+    )
+    assert added.exit_code == 0, added.output
     books = "outTransId,direction,amount_minor\nP1,pay,10000\n"
     (root / "mine.csv").write_text(books)
     (root / "theirs.csv").write_text(books)
@@ -117,6 +125,9 @@ def samples(root: Path) -> dict[tuple[str, ...], tuple[list[str], int, list[str]
         ("statements", "show"): (["1", *data], 0, ["999", *data], 1),
         ("statements", "totals"): ([*data], 0, [*missing], 1),
         ("audit",): ([*data], 0, [*missing], 1),
+        ("operators", "list"): ([*data], 0, [*missing], 1),
+        ("operators", "disable"): (["op1", *data], 0, ["op1", *data], 1),
+        ("activity", "list"): ([*data], 0, [*missing], 1),
         ("merchant-side", "keygen"): (
             ["--out", str(root / "k.pem")],
             0,

@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 
 from asap_sync.bootstrap import system_clock
 from asap_sync.cli.conventions import (
-    DataKeys,
     JsonOption,
     bad_input,
     input_checks,
@@ -184,8 +183,13 @@ def operators_reset_password(
 
 @activity_log_app.command("list")
 def activity_list(
-    actor: Annotated[str | None, typer.Option(help="Only changes made by this actor.")] = None,
-    action: Annotated[str | None, typer.Option(help="Only this action, e.g. client.add.")] = None,
+    actor: Annotated[
+        str | None, typer.Option(help="Only changes made by this actor.", show_default="anyone")
+    ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(help="Only this action, e.g. client.add.", show_default="every action"),
+    ] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 50,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
@@ -227,9 +231,8 @@ def _change_fields(logged: LoggedChange) -> dict[str, Any]:
         "source": change.source,
         "action": change.action,
         "subject": change.subject,
-        # Recorded values keep their own keys.
-        "before": None if change.before is None else DataKeys(change.before),
-        "after": None if change.after is None else DataKeys(change.after),
+        "before": change.before,
+        "after": change.after,
     }
 
 
