@@ -306,7 +306,7 @@ def serve(
         f"Serving on http://{settings.host}:{settings.port} with {workers_text}, "
         f"database {describe_database(settings)}."
     )
-    chosen = admin_port is not None  # by flag or variable: then a taken port is an error
+    chosen = settings.admin_port != DEFAULTS.admin_port  # then a taken port is an error
     try:
         with operator_errors(), admin_listener(settings, required=chosen) as console_url:
             if console_url is not None:
