@@ -6,7 +6,7 @@
 Each round writes ``--rows`` transactions as JSONL (the ingestion benchmark's workload, so both
 sides send the same bodies), then, on a fresh database and a fresh two-worker server each:
 
-- **bulk send**: ``asap-sync merchant bulk-send`` as a subprocess, timed from start to exit
+- **bulk send**: ``asap-sync merchant-side bulk-send`` as a subprocess, timed from start to exit
   (process start, counting, checking, signing, sending, verifying, results file included);
 - **capacity**: the ingestion benchmark's ``run_one`` (pre-signed requests replayed by its load
   generator, ``--capacity-connections`` keep-alive connections, untimed warm-up).
@@ -153,7 +153,7 @@ def _bulk_round(
                 sys.executable,
                 "-c",
                 "from asap_sync.cli.main import main; main()",
-                "merchant",
+                "merchant-side",
                 "bulk-send",
                 str(rows_file),
                 "--results",

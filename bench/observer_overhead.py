@@ -5,7 +5,8 @@
 Replays the calls the pipeline makes for one accepted sync (the request, verify, batch_write
 and sign steps, the batch and the answer) against: the no-op observer, the Prometheus observer
 in one process, the Prometheus observer in multiprocess mode (what ``serve`` runs), and the
-OpenTelemetry observer with the SDK (spans built, then dropped by the exporter). Prints the
+OpenTelemetry observer with the SDK (spans built, then dropped by the exporter), every request
+traced or one in a hundred sampled. Prints the
 median microseconds per sync of each, and the same as a share of one RSA-2048 answer signature
 measured in the same run (every sync costs at least that).
 """
@@ -72,13 +73,14 @@ def observers(directory: str) -> Sequence[tuple[str, Callable[[], Any]]]:
         values.ValueClass = values.get_value_class()
         return PrometheusObserver()
 
-    def traced() -> Any:
+    def traced(ratio: float = 1.0) -> Any:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import (
             SimpleSpanProcessor,
             SpanExporter,
             SpanExportResult,
         )
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
         from asap_sync.http.tracing import TracingObserver
 
@@ -86,7 +88,7 @@ def observers(directory: str) -> Sequence[tuple[str, Callable[[], Any]]]:
             def export(self, spans: Any) -> SpanExportResult:
                 return SpanExportResult.SUCCESS
 
-        provider = TracerProvider()
+        provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
         provider.add_span_processor(SimpleSpanProcessor(Dropped()))
         return TracingObserver(provider.get_tracer("bench"))
 
@@ -95,6 +97,7 @@ def observers(directory: str) -> Sequence[tuple[str, Callable[[], Any]]]:
         ("Prometheus, one process", PrometheusObserver),
         ("Prometheus, multiprocess files", multiprocess),
         ("OpenTelemetry SDK spans", traced),
+        ("OpenTelemetry SDK spans, 1 % sampled", lambda: traced(0.01)),
     ]
 
 

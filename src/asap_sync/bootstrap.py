@@ -9,11 +9,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
+from starlette.applications import Starlette
 
 from asap_sync.config import Settings
+from asap_sync.console.app import create_console_app
 from asap_sync.http.app import AsgiApp
 from asap_sync.http.endpoint import SyncEndpoint
-from asap_sync.http.metrics import process_observer
+from asap_sync.http.metrics import metrics_app, process_observer
 from asap_sync.http.probes import readiness_checks
 from asap_sync.http.rate_limit import RateLimiter
 from asap_sync.http.refusals import RefusalLimits, Refusals
@@ -22,12 +24,14 @@ from asap_sync.http.tracing import tracing_observer
 from asap_sync.logs import configure_logging, logging_config
 from asap_sync.service.accept_sync import AcceptPolicy
 from asap_sync.service.observer import Observer, combine
+from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.batch import BatchWriter
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.file_modes import secure_data_dir
 from asap_sync.storage.gateway import GatewayStore
 from asap_sync.storage.key_custody import PlatformKeys, load_platform_keys
 from asap_sync.storage.migrate import check_up_to_date
+from asap_sync.storage.operators import SqlOperatorSessions
 
 
 def system_clock() -> datetime:
@@ -100,6 +104,27 @@ def build_app(
         health=healthy,
         readiness=readiness_checks(engine, gateway),
         tarpit=settings.throttled_delay_seconds,
+    )
+
+
+def build_admin_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = system_clock,
+    session_key: bytes | None = None,
+) -> Starlette:
+    """The admin listener's app: the operator console and ``/metrics``."""
+    engine = engine or engine_for(settings)
+    check_up_to_date(engine)
+    return create_console_app(
+        engine=engine,
+        admin=SqlAdminSessions(engine),
+        operators=SqlOperatorSessions(engine),
+        clock=clock,
+        zone=ZoneInfo(settings.timezone),
+        session_key=session_key,
+        metrics=metrics_app(),
     )
 
 

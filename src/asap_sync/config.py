@@ -39,6 +39,10 @@ class Settings:
     throttled_delay_seconds: float = 1.0  # how long a caller past its budget waits for its answer
     platform_key: str = "database"  # or file:<path> (mode 0600) or env:<VARIABLE> (PEM)
     platform_key_version: int = 1  # the keyVersion announced for a file: or env: key
+    # The admin listener (console, /metrics): loopback by default, never where merchants connect.
+    admin_enabled: bool = True
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8081
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -77,6 +81,17 @@ def _convert(kind: Any, raw: str, name: str) -> Any:
             return float(raw)
         if kind == "Path":
             return Path(raw)
+        if kind == "bool":
+            return _boolean(raw)
     except ValueError as exc:
         raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc
     return raw
+
+
+def _boolean(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)

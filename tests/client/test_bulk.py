@@ -155,7 +155,7 @@ def test_an_interrupted_bulk_send_resumes_and_each_request_id_succeeds_exactly_o
         return real(request)
 
     routed.handle = ctrl_c_at_the_fifteenth  # type: ignore[method-assign]
-    args = ["merchant", "bulk-send", str(source), "--concurrency", "4", "--no-progress"]
+    args = ["merchant-side", "bulk-send", str(source), "--concurrency", "4", "--no-progress"]
     first = runner.invoke(app, args)
     assert first.exit_code == 130, first.output
     results = merchant_env / "year.jsonl.results.jsonl"
@@ -180,7 +180,7 @@ def test_a_complete_rerun_sends_nothing_and_exits_0(
     merchant_env: Path, routed: FakePlatform
 ) -> None:
     source = write_jsonl(merchant_env / "in.jsonl", [row(n) for n in range(1, 6)])
-    args = ["merchant", "bulk-send", str(source), "--no-progress"]
+    args = ["merchant-side", "bulk-send", str(source), "--no-progress"]
     assert runner.invoke(app, args).exit_code == 0
     sent = len(routed.received)
     again = runner.invoke(app, args)
@@ -194,7 +194,7 @@ def test_transport_failures_are_recorded_and_resent_on_the_next_run(
 ) -> None:
     source = write_jsonl(merchant_env / "in.jsonl", [row(1), row(2)])
     routed.script(*[httpx.ConnectError("down")] * 2)
-    args = ["merchant", "bulk-send", str(source), "--no-progress", "--concurrency", "1"]
+    args = ["merchant-side", "bulk-send", str(source), "--no-progress", "--concurrency", "1"]
     first = runner.invoke(app, [*args, "--max-attempts", "2"])
     assert first.exit_code == 3
     assert runner.invoke(app, args).exit_code == 0

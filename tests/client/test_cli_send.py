@@ -35,7 +35,7 @@ def test_keygen_writes_an_owner_only_private_key_and_prints_both_public_forms(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "key.pem"
-    result = runner.invoke(app, ["merchant", "keygen", "--out", str(out)])
+    result = runner.invoke(app, ["merchant-side", "keygen", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     key = wire.load_private_key(out.read_text())
@@ -48,10 +48,10 @@ def test_keygen_writes_an_owner_only_private_key_and_prints_both_public_forms(
 def test_keygen_refuses_to_overwrite_a_key_without_force(tmp_path: Path) -> None:
     out = tmp_path / "key.pem"
     out.write_text("precious")
-    result = runner.invoke(app, ["merchant", "keygen", "--out", str(out)])
+    result = runner.invoke(app, ["merchant-side", "keygen", "--out", str(out)])
     assert result.exit_code == 2
     assert out.read_text() == "precious"
-    forced = runner.invoke(app, ["merchant", "keygen", "--out", str(out), "--force"])
+    forced = runner.invoke(app, ["merchant-side", "keygen", "--out", str(out), "--force"])
     assert forced.exit_code == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
@@ -61,7 +61,7 @@ def test_send_from_a_seed_shaped_json_file_prints_the_verified_success(
 ) -> None:
     body = merchant_env / "sync.json"
     body.write_text(json.dumps(SEED_BODY))
-    result = runner.invoke(app, ["merchant", "send", str(body), "--json"])
+    result = runner.invoke(app, ["merchant-side", "send", str(body), "--json"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert printed["code"] == "SUCCESS"
@@ -71,7 +71,7 @@ def test_send_from_a_seed_shaped_json_file_prints_the_verified_success(
 
 
 def test_send_from_flags_builds_the_sync(merchant_env: Path, routed: FakePlatform) -> None:
-    args = ["merchant", "send", "--merchant-id", "M1", "--out-trans-id", "T-9"]
+    args = ["merchant-side", "send", "--merchant-id", "M1", "--out-trans-id", "T-9"]
     args += ["--trans-date", "2025-04-05T14:30:00+08:00", "--entity-type", "userId"]
     args += ["--amount-hkd", "248.00", "--goods", "RENEWAL:24800:Plan"]
     result = runner.invoke(app, args)
@@ -87,7 +87,7 @@ def test_a_rejection_exits_1_with_code_context_and_further_action(
     routed.script(wire.ResultCode.INVALID_CONTRACT)
     body = merchant_env / "sync.json"
     body.write_text(json.dumps(SEED_BODY))
-    result = runner.invoke(app, ["merchant", "send", str(body), "--json"])
+    result = runner.invoke(app, ["merchant-side", "send", str(body), "--json"])
     assert result.exit_code == 1
     printed = json.loads(result.stdout)
     assert printed["code"] == "INVALID_CONTRACT"
@@ -101,7 +101,7 @@ def test_an_invalid_sync_exits_2_and_sends_nothing(
 ) -> None:
     body = merchant_env / "sync.json"
     body.write_text(json.dumps({**SEED_BODY, "transDate": "2025-04-05 06:30"}))
-    result = runner.invoke(app, ["merchant", "send", str(body)])
+    result = runner.invoke(app, ["merchant-side", "send", str(body)])
     assert result.exit_code == 2
     assert "transDate" in result.output
     assert routed.received == []
@@ -113,7 +113,7 @@ def test_a_transport_failure_exits_3(merchant_env: Path, routed: FakePlatform) -
     routed.script(*[httpx.ConnectError("down")] * 2)
     body = merchant_env / "sync.json"
     body.write_text(json.dumps(SEED_BODY))
-    result = runner.invoke(app, ["merchant", "send", str(body), "--max-attempts", "2"])
+    result = runner.invoke(app, ["merchant-side", "send", str(body), "--max-attempts", "2"])
     assert result.exit_code == 3
     assert "TRANSPORT_ERROR" in result.output
 
@@ -124,6 +124,6 @@ def test_an_unsigned_answer_exits_4(merchant_env: Path, routed: FakePlatform) ->
     routed.script(lambda: httpx.Response(200, content=wire.SyncResult.ok().to_bytes()))
     body = merchant_env / "sync.json"
     body.write_text(json.dumps(SEED_BODY))
-    result = runner.invoke(app, ["merchant", "send", str(body)])
+    result = runner.invoke(app, ["merchant-side", "send", str(body)])
     assert result.exit_code == 4
     assert "RESPONSE_SIGNATURE_INVALID" in result.output

@@ -142,7 +142,7 @@ def test_the_reconcile_command_prints_json_and_exits_1_on_differences(
     result = runner.invoke(
         app,
         [
-            "merchant",
+            "merchant-side",
             "reconcile",
             str(merchant_file(tmp_path)),
             str(platform_csv(tmp_path)),
@@ -150,15 +150,15 @@ def test_the_reconcile_command_prints_json_and_exits_1_on_differences(
         ],
     )
     assert result.exit_code == 1
-    data = json.loads(result.output)
-    assert data["matched"] == 3
-    assert data["missingOnPlatform"][0]["out_trans_id"] == "T5"
+    data = json.loads(result.stdout)
+    assert data["matched"] == 3 and data["error"]["exitStatus"] == 1
+    assert data["missingOnPlatform"][0]["outTransId"] == "T5"
     assert data["differences"][0]["platform"] == 301
 
 
 def test_the_reconcile_command_prints_a_table_and_exits_0_when_clean(tmp_path: Path) -> None:
     mine = write(tmp_path / "mine.csv", "outTransId,tradeAmt\nT1,100\n")
     export = write(tmp_path / "p.csv", "outTransId,amount_minor\nT1,100\n")
-    result = runner.invoke(app, ["merchant", "reconcile", str(mine), str(export)])
+    result = runner.invoke(app, ["merchant-side", "reconcile", str(mine), str(export)])
     assert result.exit_code == 0, result.output
     assert "matched" in result.output

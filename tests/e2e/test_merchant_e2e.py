@@ -168,7 +168,7 @@ def bulk_command(source: Path) -> list[str]:
         sys.executable,
         "-c",
         "from asap_sync.cli.main import main; main()",
-        "merchant",
+        "merchant-side",
         "bulk-send",
         str(source),
         "--concurrency",
@@ -225,16 +225,16 @@ def test_the_merchant_commands_send_bulk_send_resume_and_reconcile_against_the_s
     server: Server, merchant_files: Path
 ) -> None:
     when = ["--trans-date", recent().isoformat(timespec="seconds"), "--entity-type", "phone"]
-    send = ["merchant", "send", "--json", *when]
+    send = ["merchant-side", "send", "--json", *when]
     pay = ["--amount-hkd", "248.00", "--goods", "RENEWAL:24800:renewal"]
     one = runner.invoke(app, [*send, "--merchant-id", MERCHANT_ID, "--out-trans-id", "CLI-1", *pay])
     assert one.exit_code == 0, one.output
-    assert json.loads(one.output)["verified"] is True
+    assert json.loads(one.stdout)["verified"] is True
     rejected = runner.invoke(
         app, [*send, "--merchant-id", "nobody", "--out-trans-id", "CLI-2", "--amount", "100"]
     )
     assert rejected.exit_code == 1
-    assert json.loads(rejected.output)["code"] == "INVALID_MERCHANT"
+    assert json.loads(rejected.stdout)["code"] == "INVALID_MERCHANT"
 
     source = merchant_files / "history.jsonl"
     lines = [json.dumps(bulk_row(n)) for n in range(1, BULK_ROWS + 1)]
@@ -248,7 +248,7 @@ def test_the_merchant_commands_send_bulk_send_resume_and_reconcile_against_the_s
     assert workers and _gone(workers), "signing workers outlived a killed bulk send"
     assert len(stored(server)) < BULK_ROWS + 1
 
-    resumed = runner.invoke(app, ["merchant", "bulk-send", str(source), "--no-progress"])
+    resumed = runner.invoke(app, ["merchant-side", "bulk-send", str(source), "--no-progress"])
     assert resumed.exit_code == 0, resumed.output
     assert "ALREADY_SUCCEEDED" in resumed.output
     final = [json.loads(line) for line in results.read_text().splitlines()]
@@ -264,12 +264,12 @@ def test_the_merchant_commands_send_bulk_send_resume_and_reconcile_against_the_s
         app, ["transactions", "list", "--database-url", server.database_url, *limit, "--json"]
     )
     assert listed.exit_code == 0, listed.output
-    listing.write_text(listed.output)
-    report = runner.invoke(app, ["merchant", "reconcile", str(source), str(listing), "--json"])
+    listing.write_text(listed.stdout)
+    report = runner.invoke(app, ["merchant-side", "reconcile", str(source), str(listing), "--json"])
     assert report.exit_code == 1  # CLI-1 is on the platform only
-    found = json.loads(report.output)
+    found = json.loads(report.stdout)
     assert found["matched"] == BULK_ROWS
-    assert [e["out_trans_id"] for e in found["missingInMerchantFile"]] == ["CLI-1"]
+    assert [e["outTransId"] for e in found["missingInMerchantFile"]] == ["CLI-1"]
     assert not found["differences"] and not found["missingOnPlatform"]
 
     _reconcile_with_a_real_statement(server, source, merchant_files)
@@ -282,17 +282,17 @@ def _reconcile_with_a_real_statement(server: Server, source: Path, where: Path) 
     assert closed.exit_code == 0, closed.output
     for fmt in ("csv", "json"):
         export = where / f"statement.{fmt}"
-        options = ["--period", period, "--format", fmt, "--output", str(export), *db]
+        options = ["--period", period, "--format", fmt, "--out", str(export), *db]
         exported = runner.invoke(app, ["statements", "export", *options])
         assert exported.exit_code == 0, exported.output
         files = [str(source), str(export)]
         report = runner.invoke(
-            app, ["merchant", "reconcile", *files, "--platform-format", "statement", "--json"]
+            app, ["merchant-side", "reconcile", *files, "--platform-format", "statement", "--json"]
         )
-        found = json.loads(report.output)
+        found = json.loads(report.stdout)
         assert found["matched"] == BULK_ROWS, (fmt, found)
         assert not found["differences"] and not found["duplicates"], found
-        assert [e["out_trans_id"] for e in found["missingInMerchantFile"]] == ["CLI-1"]
+        assert [e["outTransId"] for e in found["missingInMerchantFile"]] == ["CLI-1"]
 
 
 def _current_period() -> str:

@@ -1,16 +1,17 @@
 """``/metrics`` scraped over HTTP while signed syncs flow through ``asap-sync serve`` with two
-workers; its counters against the ledger; the server's JSON log lines."""
+workers; its counters against the ledger; the server's JSON log lines; open connections."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -209,19 +210,37 @@ def test_counters_scraped_while_syncs_flow_only_grow_and_end_equal_to_the_ledger
     signed = value(final, "asap_sync_signature_duration_seconds_count", operation="sign")
     assert signed == len(codes)
     assert value(final, "asap_sync_batch_size_sum") >= accepted
-    assert value(final, "asap_sync_open_connections") >= 0
 
-
-def test_the_servers_log_lines_are_json_and_each_answer_line_has_a_request_id(
-    running: Running,
-) -> None:
-    send(running.base_url, encode(sync_body(transDate=recent())))
-    send(
-        running.base_url, encode(sync_body(requestId="x", merchantId="nobody", transDate=recent()))
-    )
+    # Every line the server wrote once serving is JSON; each answer's line has a request id.
     _, _, served = running.log.read_text().partition("Serving on")
     lines = [json.loads(line) for line in served.splitlines()[1:] if line.strip()]
     answers = [line for line in lines if line["logger"] == "asap_sync.sync"]
-    assert len(answers) == 2
+    assert len(answers) == len(codes)
     assert all(len(line["request_id"]) == 32 for line in answers)
+    assert len({line["request_id"] for line in answers}) == len(codes)
     assert any(line["logger"].startswith("uvicorn") for line in lines)
+
+
+def eventually(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_open_connections_are_counted_across_the_workers_until_they_close(
+    running: Running,
+) -> None:
+    host, port = running.base_url.removeprefix("http://").split(":")
+
+    def open_connections() -> float:
+        return value(scrape(running.metrics_url), "asap_sync_open_connections")
+
+    eventually(lambda: open_connections() == 0, "connections left open before the test")
+    held = [socket.create_connection((host, int(port))) for _ in range(5)]
+    try:
+        eventually(lambda: open_connections() == 5, "five open connections not counted")
+    finally:
+        for sock in held:
+            sock.close()
+    eventually(lambda: open_connections() == 0, "closed connections still counted")

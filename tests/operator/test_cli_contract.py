@@ -29,6 +29,7 @@ EXEMPT = {
     ("serve",): "runs until stopped and logs; readiness is `asap-sync health`",
     ("statements", "export"): "its output is the export itself; `--format json` is JSON",
 }
+PASSWORD = "correct horse battery staple 42\n"  # for the commands that read one from stdin
 KEY = wire.public_key_base64(wire.generate_private_key().public_key())
 
 
@@ -117,6 +118,21 @@ def samples(root: Path) -> dict[tuple[str, ...], tuple[list[str], int, list[str]
         ("statements", "show"): (["1", *data], 0, ["999", *data], 1),
         ("statements", "totals"): ([*data], 0, [*missing], 1),
         ("audit",): ([*data], 0, [*missing], 1),
+        ("operators", "add"): (
+            ["ann", "--role", "admin", "--password-stdin", *data],
+            0,
+            ["bob", "--role", "king", "--password-stdin", *data],
+            2,
+        ),
+        ("operators", "list"): ([*data], 0, [*missing], 1),
+        ("operators", "reset-password"): (
+            ["ann", "--password-stdin", *data],
+            0,
+            ["ghost", "--password-stdin", *data],
+            1,
+        ),
+        ("operators", "disable"): (["ann", *data], 0, ["ghost", *data], 1),
+        ("activity", "list"): ([*data], 0, ["--limit", "0", *data], 2),
         ("merchant-side", "keygen"): (
             ["--out", str(root / "k.pem")],
             0,
@@ -186,14 +202,14 @@ def test_every_command_prints_one_json_document_and_fails_in_one_line(place: Pat
     statuses = {int(s) for s in Exit}
     for path, (good, good_status, bad, bad_status) in samples(place).items():
         where = " ".join(path)
-        result = runner.invoke(app, [*path, *good, "--json"])
+        result = runner.invoke(app, [*path, *good, "--json"], input=PASSWORD)
         assert result.exit_code == good_status, f"{where}: {result.output}"
         document = json.loads(result.stdout)  # exactly one document
         check_document(document, where)
         if good_status:
             one_error_line(result, good_status, where)
             assert document["error"]["exitStatus"] == good_status
-        failed = runner.invoke(app, [*path, *bad, "--json"])
+        failed = runner.invoke(app, [*path, *bad, "--json"], input=PASSWORD)
         one_error_line(failed, bad_status, where)
         assert bad_status in statuses
         error = json.loads(failed.stdout)["error"]
@@ -202,7 +218,7 @@ def test_every_command_prints_one_json_document_and_fails_in_one_line(place: Pat
             "exitStatus": bad_status,
             "message": failed.stderr.removeprefix("error: ").strip(),
         }, where
-        plain = runner.invoke(app, [*path, *bad])
+        plain = runner.invoke(app, [*path, *bad], input=PASSWORD)
         assert plain.stdout == "" or bad_status == Exit.USAGE, where
         one_error_line(plain, bad_status, where)
     assert not (place / "missing").exists(), "a reading command created a data directory"

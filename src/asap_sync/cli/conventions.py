@@ -15,7 +15,7 @@ import enum
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, NoReturn
@@ -179,7 +179,12 @@ def _usage_message(exc: clicklib.UsageError) -> str:
 
 
 class RootGroup(TyperGroup):
-    """The ``asap-sync`` group: turns every error into the contract's one line and status."""
+    """The ``asap-sync`` group: turns every error into the contract's one line and status.
+
+    ``defaults``, when set, gives click's ``default_map`` (settings from a file) per run.
+    """
+
+    defaults: Callable[[], dict[str, Any]] | None = None
 
     def main(  # type: ignore[override]
         self,
@@ -198,6 +203,8 @@ class RootGroup(TyperGroup):
     def _run(self, argv: list[str], prog_name: str | None, complete_var: Any, **extra: Any) -> int:
         as_json = "--json" in argv
         try:
+            if self.defaults is not None and "default_map" not in extra:
+                extra["default_map"] = self.defaults()
             result = super().main(
                 args=argv,
                 prog_name=prog_name,

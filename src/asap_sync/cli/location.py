@@ -1,9 +1,10 @@
 """Where the data is: one rule for every command (docs/cli.md, "Where the data is").
 
 Each setting comes from, first to last: its flag; its ``ASAP_SYNC_*`` variable; the file
-``asap-sync.toml`` in the current directory; ``asap-sync.toml`` in the data directory; the
-built-in default. The data directory itself comes from ``--data-dir``, ``ASAP_SYNC_DATA_DIR``,
-``data_dir`` in ``./asap-sync.toml``, or ``./asap-data``. Nothing here creates anything.
+``asap-sync.toml`` in the current directory; ``asap-sync.toml`` in the data directory (server
+settings only); the built-in default. The data directory itself comes from ``--data-dir``,
+``ASAP_SYNC_DATA_DIR``, ``data_dir`` in ``./asap-sync.toml``, or ``./asap-data``. Nothing here
+creates anything.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from asap_sync.config import ENV_PREFIX, Settings
 
 CONFIG_FILE = "asap-sync.toml"
 DEFAULT_DATA_DIR = Path("asap-data")
-SETTING_NAMES = frozenset(f.name for f in fields(Settings))
+SERVER_SETTINGS = frozenset(f.name for f in fields(Settings))
+# The merchant-side connection, read from ./asap-sync.toml by the commands that connect.
+MERCHANT_SETTINGS = frozenset(
+    {"base_url", "client_id", "private_key", "platform_public_key", "key_version"}
+)
+SETTING_NAMES = SERVER_SETTINGS | MERCHANT_SETTINGS
+CONNECTING_COMMANDS = ("send", "bulk-send")
 POSTGRES_EXTRA = "pip install 'asap-sync[postgres]'"
 
 
@@ -49,9 +56,21 @@ def read_config(path: Path) -> dict[str, Any]:
         bad_input(
             f"unknown setting {unknown[0]!r} in {path}: use {', '.join(sorted(SETTING_NAMES))}"
         )
-    if "data_dir" in values:
-        values["data_dir"] = path.parent / str(values["data_dir"])
+    for name in ("data_dir", "private_key"):
+        if name in values:
+            values[name] = path.parent / str(values[name])
     return values
+
+
+def merchant_defaults(groups: tuple[str, ...]) -> dict[str, Any]:
+    """``./asap-sync.toml``'s merchant-side connection as click's ``default_map``: below the
+    flags and the variables, above nothing."""
+    values = read_config(Path.cwd() / CONFIG_FILE)
+    connection = {k: str(v) for k, v in values.items() if k in MERCHANT_SETTINGS}
+    if not connection:
+        return {}
+    commands = dict.fromkeys(CONNECTING_COMMANDS, connection)
+    return {group: commands for group in groups}
 
 
 def _flag_source(name: str, option: str) -> str | None:
@@ -73,7 +92,9 @@ def locate(data_dir: Path | None, database_url: str | None, **more: Any) -> Loca
     else:
         data_dir, source = DEFAULT_DATA_DIR, "the default ./asap-data"
     there = read_config(data_dir / CONFIG_FILE)
-    from_files = {k: v for k, v in {**there, **here}.items() if k != "data_dir"}
+    from_files = {
+        k: v for k, v in {**there, **here}.items() if k in SERVER_SETTINGS and k != "data_dir"
+    }
     environ = {ENV_PREFIX + k.upper(): str(v) for k, v in from_files.items()}
     environ.update(os.environ)
     try:

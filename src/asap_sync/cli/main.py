@@ -9,6 +9,10 @@ import typer
 
 from asap_sync.cli import merchant, operator, settlement
 from asap_sync.cli.conventions import RootGroup
+from asap_sync.cli.location import merchant_defaults
+
+MERCHANT_GROUPS = ("merchant-side", "merchant")
+RootGroup.defaults = staticmethod(lambda: merchant_defaults(MERCHANT_GROUPS))
 
 app = typer.Typer(
     name="asap-sync",
@@ -51,8 +55,8 @@ def root(
 
 operator.register(app)
 settlement.register(app)
-app.add_typer(merchant.app, name="merchant-side")
-app.add_typer(merchant.app, name="merchant", hidden=True)  # the former name, kept working
+app.add_typer(merchant.app, name=MERCHANT_GROUPS[0])
+app.add_typer(merchant.app, name=MERCHANT_GROUPS[1], hidden=True)  # the former name, kept working
 
 
 def main() -> None:

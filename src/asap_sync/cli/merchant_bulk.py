@@ -1,4 +1,4 @@
-"""``asap-sync merchant bulk-send``: a file of transactions, progress, summary and resume."""
+"""``asap-sync merchant-side bulk-send``: a file of transactions, progress, summary and resume."""
 
 from __future__ import annotations
 

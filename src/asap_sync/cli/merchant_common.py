@@ -9,10 +9,8 @@ from typing import Annotated
 import typer
 
 from asap_sync import wire
-from asap_sync.cli.conventions import Exit, bad_input, checked_base_url
+from asap_sync.cli.conventions import bad_input, checked_base_url
 from asap_sync.client import Client, RetryPolicy
-
-__all__ = ["Exit"]
 
 BaseUrl = Annotated[
     str,

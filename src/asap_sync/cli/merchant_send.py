@@ -1,4 +1,4 @@
-"""``asap-sync merchant send``: one sync from a JSON file and/or flags, exit status by outcome."""
+"""``asap-sync merchant-side send``: one sync from a JSON file or flags, exit status by outcome."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ import typer
 import uvicorn
 
 from asap_sync.bootstrap import engine_for, platform_keys_for, server_options, system_clock
-from asap_sync.cli import activity, clients, contracts, health
+from asap_sync.cli import activity, clients, contracts, health, operator_accounts
+from asap_sync.cli.admin_listener import admin_listener
 from asap_sync.cli.conventions import Exit, JsonOption, fail, new_app, print_json
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
@@ -56,6 +57,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(platform_key_app, name="platform-key")
     app.add_typer(activity.rejections_app, name="rejections")
     app.add_typer(activity.transactions_app, name="transactions")
+    app.add_typer(operator_accounts.operators_app, name="operators")
+    app.add_typer(operator_accounts.activity_log_app, name="activity")
 
 
 def platform_key_fields(key: PlatformKeyRecord) -> dict[str, Any]:
@@ -195,6 +198,31 @@ def serve(
             show_default=DEFAULTS.log_format,
         ),
     ] = None,
+    admin_host: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ASAP_SYNC_ADMIN_HOST",
+            help="Address of the console and /metrics.",
+            show_default=DEFAULTS.admin_host,
+        ),
+    ] = None,
+    admin_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ASAP_SYNC_ADMIN_PORT",
+            help="Port of the console and /metrics.",
+            show_default=str(DEFAULTS.admin_port),
+        ),
+    ] = None,
+    admin: Annotated[
+        bool | None,
+        typer.Option(
+            "--admin/--no-admin",
+            envvar="ASAP_SYNC_ADMIN_ENABLED",
+            help="Serve the console and /metrics on the admin listener (default: on).",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     max_head_bytes: Annotated[
@@ -236,6 +264,8 @@ def serve(
 ) -> None:
     """Run the externalInfoSync server (POST /amsin/commercial/certificate/accept).
 
+    The operator console (/console/) and /metrics are served on a separate admin listener,
+    127.0.0.1:8081 by default (--admin-host, --admin-port, --no-admin).
     On the embedded SQLite default, a data directory without a database is initialised first.
     A database that is not migrated, or a PostgreSQL database not initialised, is refused.
     Ready when GET /healthz answers 200 (`asap-sync health --wait 60` waits for that).
@@ -248,6 +278,9 @@ def serve(
         workers=workers,
         log_level=log_level,
         log_format=log_format.value if log_format else None,
+        admin_host=admin_host,
+        admin_port=admin_port,
+        admin_enabled=admin,
     )
     settings = settings.with_changes(
         data_dir=settings.data_dir.resolve(),
@@ -272,8 +305,12 @@ def serve(
         f"Serving on http://{settings.host}:{settings.port} with {workers_text}, "
         f"database {describe_database(settings)}."
     )
+    chosen = admin_port is not None  # by flag or variable: then a taken port is an error
     try:
-        uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
+        with operator_errors(), admin_listener(settings, required=chosen) as console_url:
+            if console_url is not None:
+                typer.echo(f"Operator console on {console_url} (metrics on /metrics).")
+            uvicorn.run("asap_sync.bootstrap:create_app", factory=True, **server_options(settings))
     finally:
         metrics.close()
 
@@ -344,6 +381,9 @@ def rotate(
     """
     with open_operator(data_dir, database_url) as op:
         key = rotate_platform_key(op.sessions, now=system_clock())
+        operator_accounts.log_change(
+            op.engine, "platform-key.rotate", f"version {key.key_version}", after={"active": True}
+        )
     if as_json:
         print_json(platform_key_fields(key))
         return

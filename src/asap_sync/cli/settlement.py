@@ -24,6 +24,7 @@ from asap_sync.cli.conventions import (
     print_json,
 )
 from asap_sync.cli.display import print_table, show_time
+from asap_sync.cli.operator_accounts import log_change
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
@@ -105,6 +106,8 @@ def close_command(
             zone=ZoneInfo(op.settings.timezone),
             allow_open_month=allow_open_month,
         )
+        after = {"status": report.status.value, "statements": report.statement_count}
+        log_change(op.engine, "period.close", report.period, after=after)
     if as_json:
         print_json(report)
         return
@@ -132,6 +135,8 @@ def assign_command(
         report = assign_period(
             lambda: SqlSettlementUnitOfWork(op.engine), period=month, now=system_clock()
         )
+        after = {"status": "ASSIGNED", "statements": report.statements_assigned}
+        log_change(op.engine, "period.assign", report.period, after=after)
     if as_json:
         print_json(report)
         return

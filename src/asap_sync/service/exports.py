@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from asap_sync.domain.money import format_e4_hkd, format_minor_hkd
@@ -143,15 +143,27 @@ def _one(queries: StatementQueries, statement_id: int) -> Statement:
     return statement
 
 
+def csv_rows(
+    queries: StatementQueries, statements: Iterable[Statement], columns: Sequence[str] = CSV_COLUMNS
+) -> Iterator[list[Any]]:
+    """The header row, then one row per line of each statement, with the chosen columns."""
+    keep = [CSV_COLUMNS.index(c) for c in columns]
+    yield list(columns)
+    for statement in statements:
+        for line in queries.lines(statement.statement_id):
+            row = _csv_row(statement, line)
+            yield row if len(keep) == len(CSV_COLUMNS) else [row[i] for i in keep]
+
+
 def write_csv(queries: StatementQueries, statements: Iterable[Statement], out: TextIO) -> int:
     """One header row, then one row per line of each statement; returns the line count."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    rows = csv_rows(queries, statements)
+    writer.writerow(next(rows))
     count = 0
-    for statement in statements:
-        for line in queries.lines(statement.statement_id):
-            writer.writerow(_csv_row(statement, line))
-            count += 1
+    for row in rows:
+        writer.writerow(row)
+        count += 1
     return count
 
 
@@ -165,27 +177,41 @@ def write_period_csv(queries: StatementQueries, period: str, out: TextIO) -> int
     return write_csv(queries, queries.statements(period=period), out)
 
 
-def _json_statement(queries: StatementQueries, statement: Statement) -> Iterator[str]:
+def statement_json_chunks(
+    queries: StatementQueries, statement: Statement, line_keys: Collection[str] | None = None
+) -> Iterator[str]:
+    """One statement's JSON export in pieces: its fields plus ``lines`` (with ``line_keys``)."""
     head = json.dumps(statement_fields(statement), ensure_ascii=False)
     yield head[:-1] + ', "lines": ['
     for n, line in enumerate(queries.lines(statement.statement_id)):
-        yield ("" if n == 0 else ",") + "\n  " + json.dumps(line_fields(line), ensure_ascii=False)
+        fields = line_fields(line)
+        if line_keys is not None:
+            fields = {k: v for k, v in fields.items() if k in line_keys}
+        yield ("" if n == 0 else ",") + "\n  " + json.dumps(fields, ensure_ascii=False)
     yield "\n]}"
+
+
+def period_json_chunks(
+    queries: StatementQueries, period: str, line_keys: Collection[str] | None = None
+) -> Iterator[str]:
+    """``{"period": ..., "statements": [...]}`` in pieces."""
+    yield json.dumps({"period": period})[:-1] + ', "statements": ['
+    for count, statement in enumerate(queries.statements(period=period)):
+        yield "\n" if count == 0 else ",\n"
+        yield from statement_json_chunks(queries, statement, line_keys)
+    yield "\n]}\n"
 
 
 def write_statement_json(queries: StatementQueries, statement_id: int, out: TextIO) -> None:
     """The JSON export of one statement: its fields plus ``lines``."""
-    out.writelines(_json_statement(queries, _one(queries, statement_id)))
+    out.writelines(statement_json_chunks(queries, _one(queries, statement_id)))
     out.write("\n")
 
 
 def write_period_json(queries: StatementQueries, period: str, out: TextIO) -> int:
     """``{"period": ..., "statements": [...]}``; returns the number of statements."""
-    out.write(json.dumps({"period": period})[:-1] + ', "statements": [')
     count = 0
-    for statement in queries.statements(period=period):
-        out.write("\n" if count == 0 else ",\n")
-        out.writelines(_json_statement(queries, statement))
-        count += 1
-    out.write("\n]}\n")
+    for chunk in period_json_chunks(queries, period):
+        out.write(chunk)
+        count += chunk == "\n]}"
     return count

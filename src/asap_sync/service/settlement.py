@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
+from typing import Any
 
 from asap_sync.domain.periods import period_of
 from asap_sync.domain.settlement import (
@@ -21,7 +22,7 @@ from asap_sync.domain.settlement import (
     check_close_allowed,
     parse_period,
 )
-from asap_sync.service.settlement_ports import SettlementUnitOfWork
+from asap_sync.service.settlement_ports import SettlementRepository, SettlementUnitOfWork
 
 MERCHANT_BATCH = 500
 STATEMENT_BATCH = 500
@@ -80,7 +81,7 @@ def close_period(
         repo.set_period(period, PeriodStatus.CLOSING, now, close_started_at=now)
         uow.commit()
     created = settled = 0
-    for merchant_id in _merchants_to_close(uow_factory, period):
+    for merchant_id in merchants_to_close(uow_factory, period):
         statement = _close_merchant(uow_factory, period, merchant_id, now)
         if statement is not None:
             created += 1
@@ -100,7 +101,7 @@ def close_period(
     return replace(report, statements_created=created, transactions_settled=settled)
 
 
-def _merchants_to_close(uow_factory: UowFactory, period: str) -> Iterator[str]:
+def merchants_to_close(uow_factory: UowFactory, period: str) -> Iterator[str]:
     """Merchant ids in pages (keyset on the id), each page read in its own short transaction."""
     after = ""
     while True:
@@ -117,29 +118,49 @@ def _close_merchant(
 ) -> Statement | None:
     """One merchant's statement, whole or not at all."""
     with uow_factory() as uow:
-        repo = uow.settlement
-        statement_id = repo.create_statement(period, merchant_id, now)
-        if statement_id is None:  # settled by an earlier or a concurrent run
+        statement = build_statement(uow.settlement, period, merchant_id, now)
+        if statement is None:
             return None
-        if repo.claim_transactions(statement_id, merchant_id, period, now) == 0:
-            return None  # nothing left: the empty statement is rolled back
-        repo.copy_lines(statement_id)
-        seal = StatementSeal()
-        for record in repo.stream_line_records(statement_id):
-            seal.add_record(record)
-        unsealed = Statement(
-            statement_id=statement_id,
-            period=period,
-            merchant_id=merchant_id,
-            totals=repo.transaction_totals(statement_id),
-            line_count=seal.line_count,
-            commission_e4=seal.commission_e4,
-            created_at=now,
-        )
-        statement = replace(unsealed, content_hash=seal.finish(unsealed))
-        repo.seal(statement)
         uow.commit()
         return statement
+
+
+def build_statement(
+    repo: SettlementRepository,
+    period: str,
+    merchant_id: str,
+    now: datetime,
+    *,
+    each_record: Callable[[list[Any]], None] | None = None,
+) -> Statement | None:
+    """Claim a merchant's PENDING transactions and seal its statement, in the caller's unit.
+
+    The close commits it; the close preview runs the very same steps and rolls them back.
+    ``each_record`` sees every sealed line (in :data:`LINE_FIELDS` order).
+    """
+    statement_id = repo.create_statement(period, merchant_id, now)
+    if statement_id is None:  # settled by an earlier or a concurrent run
+        return None
+    if repo.claim_transactions(statement_id, merchant_id, period, now) == 0:
+        return None  # nothing left: the empty statement is rolled back
+    repo.copy_lines(statement_id)
+    seal = StatementSeal()
+    for record in repo.stream_line_records(statement_id):
+        seal.add_record(record)
+        if each_record is not None:
+            each_record(record)
+    unsealed = Statement(
+        statement_id=statement_id,
+        period=period,
+        merchant_id=merchant_id,
+        totals=repo.transaction_totals(statement_id),
+        line_count=seal.line_count,
+        commission_e4=seal.commission_e4,
+        created_at=now,
+    )
+    statement = replace(unsealed, content_hash=seal.finish(unsealed))
+    repo.seal(statement)
+    return statement
 
 
 def _close_report(

@@ -296,3 +296,51 @@ directory_version = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False),
 )
+
+
+# --- The console (migration 0007): operator accounts, the activity log, audit runs ---
+
+# The console counts accepted syncs per day and searches by date: a range scan, not the table.
+Index("ix_transactions_accepted_at", transactions.c.accepted_at)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
+    # Bumped by a password reset or a disable: signed session cookies carry the epoch they
+    # were issued under, so changing it ends every open session of the operator.
+    Column("session_epoch", Integer, nullable=False, server_default="1"),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+activity_log = Table(
+    "activity_log",
+    metadata,
+    Column("activity_id", Id, primary_key=True, autoincrement=True),
+    _ts("at"),
+    Column("actor", String(128), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(256), nullable=False),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Index("ix_activity_log_at", "at"),
+)
+
+audit_runs = Table(
+    "audit_runs",
+    metadata,
+    Column("audit_run_id", Id, primary_key=True, autoincrement=True),
+    _ts("started_at"),
+    _ts("finished_at"),
+    Column("actor", String(128), nullable=False),
+    Column("ok", Integer, nullable=False),
+    Column("violation_count", BigInteger, nullable=False),
+    Column("transactions", BigInteger, nullable=False),
+    Column("statements", BigInteger, nullable=False),
+    Column("report", Text, nullable=False),
+)

@@ -1,0 +1,102 @@
+"""The dry run of a close: exactly the statements the close would seal, then rolled back.
+
+Each merchant's statement is built by the close's own steps
+(:func:`asap_sync.service.settlement.build_statement`) in a unit of work that is never
+committed, so the preview cannot drift from what the close seals. Statement ids (and so the
+content hashes, which cover them) are only given when the close runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from asap_sync.domain.periods import period_of
+from asap_sync.domain.settlement import (
+    LINE_FIELDS,
+    PeriodStatus,
+    SettlementRefused,
+    Statement,
+    check_close_allowed,
+    parse_period,
+)
+from asap_sync.service.settlement import DONE, UowFactory, build_statement, merchants_to_close
+
+_REVERSES_STATEMENT = LINE_FIELDS.index("reverses_statement_id")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PreviewStatement:
+    """One merchant's statement as the close would seal it."""
+
+    statement: Statement
+    carried_reversals: int  # lines reversing commission sealed in an earlier statement
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClosePreview:
+    """What closing ``period`` now would seal; ``refusal`` says why it cannot be closed yet."""
+
+    period: str
+    status: PeriodStatus
+    statements: tuple[PreviewStatement, ...]
+    refusal: str | None = None
+
+    @property
+    def transaction_count(self) -> int:
+        """Transactions the close would settle."""
+        return sum(p.statement.totals.transaction_count for p in self.statements)
+
+    @property
+    def gross_minor(self) -> int:
+        """Their pays, added up."""
+        return sum(p.statement.totals.gross_minor for p in self.statements)
+
+    @property
+    def commission_minor(self) -> int:
+        """The statements' rounded commission, added up (what is paid)."""
+        return sum(p.statement.commission_minor for p in self.statements)
+
+
+def preview_close(
+    uow_factory: UowFactory,
+    *,
+    period: str,
+    now: datetime,
+    zone: tzinfo,
+    allow_open_month: bool = False,
+) -> ClosePreview:
+    """The statements a close of ``period`` would seal now, without sealing anything."""
+    parse_period(period)
+    with uow_factory() as uow:
+        status = uow.settlement.period_status(period)
+        unclosed = uow.settlement.unclosed_earlier(period)
+    if status in DONE:
+        return ClosePreview(period=period, status=status, statements=(), refusal="already closed")
+    refusal = None
+    try:
+        check_close_allowed(
+            period=period,
+            current=period_of(now, zone),
+            allow_open_month=allow_open_month,
+            unclosed_earlier=unclosed,
+        )
+    except SettlementRefused as exc:  # shown beside the preview
+        refusal = str(exc)
+    found = []
+    for merchant_id in merchants_to_close(uow_factory, period):
+        reversed_in: list[int] = []
+
+        def note(record: list[Any], reversed_in: list[int] = reversed_in) -> None:
+            if record[_REVERSES_STATEMENT] is not None:
+                reversed_in.append(record[_REVERSES_STATEMENT])
+
+        with uow_factory() as uow:  # never committed: rolled back on exit
+            # As the close does first (statements refer to their period's row).
+            uow.settlement.set_period(period, PeriodStatus.CLOSING, now, close_started_at=now)
+            statement = build_statement(uow.settlement, period, merchant_id, now, each_record=note)
+        if statement is not None:
+            carried = sum(1 for s in reversed_in if s != statement.statement_id)
+            found.append(PreviewStatement(statement=statement, carried_reversals=carried))
+    return ClosePreview(period=period, status=status, statements=tuple(found), refusal=refusal)
