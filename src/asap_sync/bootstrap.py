@@ -11,13 +11,17 @@ from sqlalchemy import Engine, text
 
 from asap_sync.config import Settings
 from asap_sync.http.app import AsgiApp
-from asap_sync.http.endpoint import SyncEndpoint
+from asap_sync.http.endpoint import ExternalInfoSync
+from asap_sync.http.pipeline import SignedApis
 from asap_sync.http.rate_limit import RateLimiter
-from asap_sync.service.accept_sync import AcceptPolicy
-from asap_sync.storage.batch import BatchWriter
+from asap_sync.service.decide import AcceptPolicy
+from asap_sync.service.directory import Directory, PlatformKey
+from asap_sync.service.ingest import Ingestor
+from asap_sync.storage.directory import SqlDirectoryReader, SqlRejectionLog
 from asap_sync.storage.engine import make_engine
-from asap_sync.storage.gateway import GatewayStore
+from asap_sync.storage.ledger import SqlLedger
 from asap_sync.storage.migrate import check_up_to_date
+from asap_sync.wire.messages import ENDPOINT_PATH
 
 
 def system_clock() -> datetime:
@@ -33,6 +37,20 @@ def engine_for(settings: Settings) -> Engine:
     return make_engine(settings.effective_database_url, pool_size=settings.threads)
 
 
+class DirectorySigningKey:
+    """The platform's signing key as the directory holds it (newest active; a rotation is
+    picked up with the directory version that made it)."""
+
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
+
+    def current(self) -> PlatformKey | None:
+        key = self._directory.platform_key()
+        if key is None:
+            logging.getLogger("asap_sync").error("no active platform key: run `asap-sync init`")
+        return key
+
+
 def build_app(
     settings: Settings,
     *,
@@ -42,13 +60,22 @@ def build_app(
     """The ASGI application for these settings; refuses a database that is not migrated."""
     engine = engine or engine_for(settings)
     check_up_to_date(engine)
-    endpoint = SyncEndpoint(
-        gateway=GatewayStore(engine),
-        writer=BatchWriter(engine),
-        clock=clock,
+    directory = Directory(SqlDirectoryReader(engine))
+    ingestor = Ingestor(
+        ledger=SqlLedger(engine),
+        directory=directory,
         policy=AcceptPolicy(
             late_limit_months=settings.late_limit_months, zone=ZoneInfo(settings.timezone)
         ),
+    )
+    signing_key = DirectorySigningKey(directory)
+    signing_key.current()  # loaded at start: a database without one fails at once, in the log
+    apis = SignedApis(
+        routes={ENDPOINT_PATH: ExternalInfoSync(ingestor)},
+        directory=directory,
+        signing_key=signing_key,
+        rejections=SqlRejectionLog(engine),
+        clock=clock,
         time_window=timedelta(seconds=settings.time_window_seconds),
         body_limit=settings.body_limit_bytes,
         rate_limiter=(
@@ -64,7 +91,7 @@ def build_app(
         return True
 
     return AsgiApp(
-        endpoint, body_limit=settings.body_limit_bytes, threads=settings.threads, health=healthy
+        apis, body_limit=settings.body_limit_bytes, threads=settings.threads, health=healthy
     )
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,8 +10,7 @@ from sqlalchemy import Engine, func, select
 
 from asap_sync.bootstrap import build_app
 from asap_sync.config import Settings
-from asap_sync.http.endpoint import RawRequest
-from asap_sync.storage.batch import BatchWriter
+from asap_sync.http.gateway import RawRequest
 from asap_sync.storage.tables import transactions
 from asap_sync.wire import (
     ENDPOINT_PATH,
@@ -36,7 +32,7 @@ class Platform:
         self.engine = engine
         self.now = NOW
         app = build_app(Settings(**settings), engine=engine, clock=lambda: self.now)
-        self.endpoint = app.endpoint
+        self.apis = app.apis
 
     def advance(self, **delta: float) -> None:
         self.now = self.now + timedelta(**delta)
@@ -58,7 +54,7 @@ class Platform:
         all_headers = signed_headers(raw, request_time=sent_at, method=method, **sign_options)
         all_headers.update(headers or {})
         lower = {k.lower(): v for k, v in all_headers.items() if k not in drop}
-        answer = self.endpoint.handle(
+        answer = self.apis.handle(
             RawRequest(method=method, path=path, headers=lower, body=raw, body_too_large=too_large)
         )
         headers_out = dict(answer.headers)
@@ -79,25 +75,3 @@ def platform(engine: Engine) -> Platform:
     """A registered merchant (contract from 2025-01-01) and the platform at NOW."""
     register(engine)
     return Platform(engine)
-
-
-def in_one_batch(writer: BatchWriter, calls: Sequence[Callable[[], Any]]) -> list[Any]:
-    """Start every call in its own thread while the writer is busy, so that the next batch
-    takes all of them; what each returned (or raised)."""
-    results: list[Any] = [None] * len(calls)
-
-    def run(n: int) -> None:
-        try:
-            results[n] = calls[n]()
-        except Exception as exc:
-            results[n] = exc
-
-    with writer._writer:
-        threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
-        for thread in threads:
-            thread.start()
-        while len(writer._queue) < len(calls):
-            time.sleep(0.01)
-    for thread in threads:
-        thread.join(timeout=30)
-    return results

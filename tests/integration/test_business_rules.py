@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, delete, select, update
 
+from asap_sync.storage import ledger, ledger_sqlite
 from asap_sync.storage.tables import (
     client_merchants,
     commission_lines,
+    raw_requests,
     request_bindings,
     transactions,
 )
-from asap_sync.storage.unit_of_work import SqlUnitOfWork
 from tests.integration.conftest import Platform
 from tests.kit import VECTORS, register, sync_body
 
@@ -228,38 +230,32 @@ def test_a_currency_other_than_hkd_is_currency_not_support(platform: Platform) -
 
 
 def test_a_failure_half_way_is_a_signed_system_error_that_writes_nothing(
-    platform: Platform,
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    platform.endpoint.writer = BrokenWriter(platform.engine)
+    real_write, real_plan_json = ledger_sqlite.write, ledger.plan_json
+
+    def write_then_fail(cursor: Any, syncs: Any) -> None:  # SQLite: every row, then a failure
+        real_write(cursor, syncs)
+        raise RuntimeError("connection lost")
+
+    def lines_without_contract(syncs: Any) -> str:  # PostgreSQL: the last insert fails
+        rows = json.loads(real_plan_json(syncs))
+        for row in rows:
+            for line in row["lines"]:
+                line["contract_id"] = None
+        return json.dumps(rows)
+
+    monkeypatch.setattr(ledger_sqlite, "write", write_then_fail)
+    monkeypatch.setattr(ledger, "plan_json", lines_without_contract)
     result = platform.send(sync_body())
     assert result.error_code == "SYSTEM_ERROR"
     assert result.error_context == "System exception."
     assert platform.count() == 0
     with platform.engine.connect() as conn:
         assert conn.execute(select(request_bindings)).first() is None
-
-
-class BrokenWriter:
-    """Runs the use case on units that fail half way."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def run(self, expected_version: int | None, work: Any, *, fast: Any = None) -> Any:
-        return work(lambda: BrokenLinesUnitOfWork(self.engine))
-
-
-class BrokenLinesUnitOfWork(SqlUnitOfWork):
-    """Fails after the transaction row is written, as a dropped connection would."""
-
-    def __enter__(self) -> BrokenLinesUnitOfWork:
-        super().__enter__()
-
-        def broken(*_args: object) -> None:
-            raise RuntimeError("connection lost")
-
-        self.syncs.add_lines = broken  # type: ignore[method-assign]
-        return self
+        assert conn.execute(select(raw_requests)).first() is None
+    monkeypatch.undo()
+    assert platform.send(sync_body()).success  # the ledger's connection was replaced
 
 
 def test_refunding_a_zero_amount_pay_reverses_its_fixed_commission_once(
@@ -271,11 +267,29 @@ def test_refunding_a_zero_amount_pay_reverses_its_fixed_commission_once(
         ]
     }
     assert platform.send(sync_body(tradeAmt={"currency": "HKD", "value": "0"}, extendInfo=goods))
-    for n in range(2):
-        refund = sync_body(requestId=f"R-{n}", outTransId=f"R-{n}", tradeAmt=None, **REFUND)
-        assert platform.send(refund).success
+    refund = sync_body(requestId="R-0", outTransId="R-0", tradeAmt=None, **REFUND)
+    assert platform.send(refund).success
     assert lines(platform, "R-0") == [("reversal", -5000 * 10000, lines_id(platform, "T-1"))]
-    assert lines(platform, "R-1")[0][1] == 0
+    again = platform.send(sync_body(requestId="R-1", outTransId="R-1", tradeAmt=None, **REFUND))
+    assert again.error_code == "INVALID_AMOUNT"
+    assert again.error_context is not None and "already fully refunded" in again.error_context
+
+
+def test_a_refund_without_trade_amount_of_a_fully_refunded_pay_is_invalid_amount(
+    platform: Platform,
+) -> None:
+    assert platform.send(sync_body()).success
+    whole = sync_body(requestId="R-1", outTransId="R-1", tradeAmt=None, **REFUND)
+    assert platform.send(whole).success
+    assert amount_of(platform, "R-1") == 24800
+    for n in (2, 3):
+        more = sync_body(requestId=f"R-{n}", outTransId=f"R-{n}", tradeAmt=None, **REFUND)
+        result = platform.send(more)
+        assert result.error_code == "INVALID_AMOUNT"
+        assert result.error_context == (
+            "T-1 is already fully refunded (248.00 HKD of 248.00 HKD): nothing remains to refund"
+        )
+    assert platform.count() == 2
 
 
 def lines_id(platform: Platform, out_trans_id: str) -> int:

@@ -11,8 +11,9 @@ from asap_sync import wire
 from asap_sync.domain.model import Rule
 from asap_sync.service import admin
 from asap_sync.service.admin import AdminError, NewContract
+from asap_sync.service.directory import ClientKeys, Directory
 from asap_sync.storage.admin import SqlAdminSessions
-from asap_sync.storage.gateway import GatewayStore
+from asap_sync.storage.directory import SqlDirectoryReader
 from tests import kit
 
 from .conftest import NOW
@@ -34,6 +35,12 @@ def contract(
     )
 
 
+def client_keys(engine: object, client_id: str) -> ClientKeys | None:
+    """The client as the gateway reads it afresh."""
+    reader = SqlDirectoryReader(engine)  # type: ignore[arg-type]
+    return Directory(reader).snapshot(client_id, fresh=True).client
+
+
 def test_a_client_key_given_as_pem_is_stored_as_spki_pem(sessions: SqlAdminSessions) -> None:
     admin.add_client(sessions, "acme", now=NOW)
     pem = wire.public_key_pem(kit.client_key().public_key())
@@ -51,8 +58,7 @@ def test_a_bare_base64_key_gets_the_next_version_and_the_same_pem(
     second = admin.add_client_key(sessions, "acme", wire.public_key_base64(public), now=NOW)
     assert second.key_version == 2
     assert second.public_key_pem == wire.public_key_pem(public)
-    gateway = GatewayStore(engine)  # type: ignore[arg-type]
-    found = gateway.client_keys("acme")
+    found = client_keys(engine, "acme")
     assert found is not None and found.key(None) == (2, second.public_key_pem)
 
 
@@ -65,7 +71,7 @@ def test_a_retired_key_no_longer_verifies_at_the_gateway(
     )
     retired = admin.retire_client_key(sessions, "acme", 1, now=NOW)
     assert retired.status == "retired" and retired.retired_at == NOW
-    found = GatewayStore(engine).client_keys("acme")  # type: ignore[arg-type]
+    found = client_keys(engine, "acme")
     assert found is not None and found.key(1) is None
     with pytest.raises(AdminError, match="already retired"):
         admin.retire_client_key(sessions, "acme", 1, now=NOW)
@@ -89,7 +95,7 @@ def test_disabling_a_client_shows_at_the_gateway(
 ) -> None:
     admin.add_client(sessions, "acme", now=NOW)
     admin.set_client_enabled(sessions, "acme", enabled=False)
-    found = GatewayStore(engine).client_keys("acme")  # type: ignore[arg-type]
+    found = client_keys(engine, "acme")
     assert found is not None and not found.active
     assert admin.set_client_enabled(sessions, "acme", enabled=True).status == "active"
 
@@ -207,7 +213,7 @@ def test_rotating_the_platform_key_adds_a_version_and_retires_the_old(
     assert rotated.key_version == first.platform_key.key_version + 1
     assert rotated.public_key_b64 != first.platform_key.public_key_b64
     assert admin.newest_platform_key(sessions) == rotated
-    signing = GatewayStore(engine).platform_key()  # type: ignore[arg-type]
+    signing = Directory(SqlDirectoryReader(engine)).platform_key()  # type: ignore[arg-type]
     assert signing is not None and signing.key_version == rotated.key_version
     with sessions(read_only=True) as uow:
         statuses = {k.key_version: k.status for k in uow.admin.platform_keys()}

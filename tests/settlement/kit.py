@@ -1,5 +1,5 @@
 """Settlement test kit: register merchants, then pay, refund and update through the real
-``accept_sync`` use case with really signed requests (so the audit can re-verify them)."""
+ingestion service with really signed requests (so the audit can re-verify them)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,18 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, insert
 
+from asap_sync.domain.errors import RuleViolation
 from asap_sync.domain.model import SyncCommand
-from asap_sync.service.accept_sync import AcceptPolicy, Outcome, accept_sync
 from asap_sync.service.audit import AuditReport, audit
+from asap_sync.service.decide import AcceptPolicy, Outcome, Pending, PendingSync
+from asap_sync.service.directory import Directory
+from asap_sync.service.ingest import Ingestor
 from asap_sync.service.ports import SignedRequest
 from asap_sync.service.settlement import AssignReport, CloseReport, assign_period, close_period
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.audit_queries import audit_queries
+from asap_sync.storage.directory import SqlDirectoryReader
+from asap_sync.storage.ledger import SqlLedger
 from asap_sync.storage.settlement import SqlSettlementUnitOfWork
 from asap_sync.storage.tables import (
     client_keys,
@@ -29,7 +34,6 @@ from asap_sync.storage.tables import (
     contract_rules,
     contracts,
 )
-from asap_sync.storage.unit_of_work import SqlUnitOfWork
 from asap_sync.wire import (
     ENDPOINT_PATH,
     format_signature_header,
@@ -142,6 +146,7 @@ class Ledger:
     now: datetime = T0
     counter: int = 0
     policy: AcceptPolicy = field(default_factory=lambda: AcceptPolicy(zone=ZONE))
+    _ingestor: Ingestor | None = None
 
     def send(self, raw: bytes, *, client_id: str = CLIENT) -> Outcome:
         """Sign and accept a body; raises RuleViolation on a business rejection."""
@@ -160,13 +165,35 @@ class Ledger:
             body=raw,
             received_at=self.now,
         )
-        return accept_sync(
-            lambda: SqlUnitOfWork(self.engine),
-            parse_body(raw, client_id),
-            signed,
-            now=self.now,
-            policy=self.policy,
-        )
+        command = parse_body(raw, client_id)
+        while True:
+            answer = self.ingestor.submit(
+                PendingSync(
+                    command=command,
+                    request=signed,
+                    now=self.now,
+                    directory_version=self.directory.snapshot(None, fresh=True).version,
+                )
+            )
+            if isinstance(answer, RuleViolation):
+                raise answer
+            if isinstance(answer, Outcome):
+                return answer
+            assert answer is Pending.DIRECTORY_MOVED
+
+    @property
+    def directory(self) -> Directory:
+        """The directory, read afresh for every sync (tests change it between syncs)."""
+        return Directory(SqlDirectoryReader(self.engine))
+
+    @property
+    def ingestor(self) -> Ingestor:
+        """The ingestion service on this database."""
+        if self._ingestor is None:
+            self._ingestor = Ingestor(
+                ledger=SqlLedger(self.engine), directory=self.directory, policy=self.policy
+            )
+        return self._ingestor
 
     def _request_id(self) -> str:
         self.counter += 1

@@ -131,7 +131,9 @@ def _refund(ledger: Ledger, model: Model, n: int, pick: int, amount: int | None)
         return
     origin = pays[pick % len(pays)]
     remaining = origin.amount - model.refunded(origin.out_id)
-    if amount is not None and amount > remaining:
+    refunds = [t for t in model.txs.values() if t.origin == origin.out_id]
+    fully_refunded = amount is None and remaining == 0 and bool(refunds)
+    if fully_refunded or (amount is not None and amount > remaining):
         with pytest.raises(RefundExceedsOrigin):
             ledger.refund(origin.merchant, f"R{n}", origin.out_id, amount)
         return

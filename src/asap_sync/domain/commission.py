@@ -89,6 +89,21 @@ def _goods_line(contract: Contract, index: int, item: Goods) -> LineDraft:
     )
 
 
+def check_not_fully_refunded(
+    origin_out_trans_id: str, origin_amount_minor: int, refunded_minor: int, *, refunds: int
+) -> None:
+    """A refund without ``tradeAmt`` refunds what remains, so it needs something to remain.
+
+    An origin of amount 0 is completed by its first refund; after that, nothing remains either.
+    """
+    if refunds and refunded_minor >= origin_amount_minor:
+        raise RefundExceedsOrigin(
+            f"{origin_out_trans_id} is already fully refunded "
+            f"({format_minor_hkd(refunded_minor)} HKD of {format_minor_hkd(origin_amount_minor)} "
+            "HKD): nothing remains to refund"
+        )
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RefundPlan:
     """How much a refund refunds and the reversal lines it writes."""

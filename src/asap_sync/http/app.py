@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from asap_sync.http.endpoint import Answer, RawRequest, SyncEndpoint
-from asap_sync.wire.messages import ENDPOINT_PATH
+from asap_sync.http.gateway import RawRequest
+from asap_sync.http.pipeline import Answer, SignedApis
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,17 +31,17 @@ def request_path(scope: Scope) -> str:
 
 
 class AsgiApp:
-    """Routes the endpoint and a health check; everything else is 404."""
+    """Routes the signed APIs and a health check; everything else is 404."""
 
     def __init__(
         self,
-        endpoint: SyncEndpoint,
+        apis: SignedApis,
         *,
         body_limit: int,
         threads: int,
         health: Callable[[], bool] | None = None,
     ) -> None:
-        self.endpoint, self.body_limit = endpoint, body_limit
+        self.apis, self.body_limit = apis, body_limit
         self.health = health
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sync")
 
@@ -52,14 +52,14 @@ class AsgiApp:
         if scope["type"] != "http":
             return
         path = request_path(scope)
-        if path == ENDPOINT_PATH:
-            await self._sync(scope, path, receive, send)
+        if path in self.apis.routes:
+            await self._signed(scope, path, receive, send)
         elif path == "/healthz":
             await self._health(send)
         else:
             await _send_json(send, 404, {"error": f"no such path: {path}"})
 
-    async def _sync(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
+    async def _signed(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         body, too_large = await _read_body(receive, self.body_limit)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request = RawRequest(
@@ -71,7 +71,7 @@ class AsgiApp:
         )
         loop = asyncio.get_running_loop()
         try:
-            answer: Answer = await loop.run_in_executor(self._pool, self.endpoint.handle, request)
+            answer: Answer = await loop.run_in_executor(self._pool, self.apis.handle, request)
         except Exception:
             log.exception("could not answer a sync request")
             await _send_json(send, 500, {"error": "the platform cannot sign answers right now"})

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from asap_sync.storage.gateway import DirectorySnapshot
+from asap_sync.service.directory import DirectorySnapshot
 from asap_sync.wire import (
     KeyFormatError,
     RequestTimeError,

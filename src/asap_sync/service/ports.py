@@ -1,15 +1,18 @@
-"""The ports the use cases need; storage/ implements them, tests may fake them."""
+"""The ports of ingestion: what a batch of syncs reads from the ledger, the plan it writes back,
+and the directory it is decided with. storage/ implements them; tests/fakes.py fakes them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Protocol
 
 from asap_sync.domain.model import Contract, LineDraft, StoredLine, Transaction
 
-T = TypeVar("T")
+TransactionKey = tuple[str, str]  # (merchant_id, out_trans_id)
+BindingKey = tuple[str, str]  # (client_id, request_id)
+LinkKey = tuple[str, str]  # (client_id, merchant_id)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -39,8 +42,39 @@ class Binding:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class StoredTransaction:
+    """A transaction as the ledger holds it, with what deciding a sync of it needs."""
+
+    transaction: Transaction
+    revision: int
+    lines: tuple[StoredLine, ...] = ()  # its active lines, by line_no
+    refunds: tuple[Transaction, ...] = ()  # a pay's refunds, by transaction_id
+    reversed_by_line: Mapping[int, int] = field(default_factory=dict)  # a pay's, positive e4
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LedgerKeys:
+    """Everything a batch reads, by key."""
+
+    bindings: frozenset[BindingKey]
+    transactions: frozenset[TransactionKey]  # the syncs' own and their origins
+    origins: frozenset[tuple[str, str]]  # (client_id, originTransId) of the refunds
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LedgerView:
+    """What the ledger held for a batch's keys, read at one moment with the directory version."""
+
+    directory_version: int | None
+    bindings: Mapping[BindingKey, Binding]
+    transactions: Mapping[TransactionKey, StoredTransaction]
+    # The merchants (linked to the client) holding a pay with that outTransId.
+    origin_merchants: Mapping[tuple[str, str], frozenset[str]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class NewTransaction:
-    """What the accept use case writes for a new transaction."""
+    """A transaction to insert; its id comes from the database."""
 
     merchant_id: str
     out_trans_id: str
@@ -54,108 +88,94 @@ class NewTransaction:
     contract_id: str | None
     period: str
     content: Mapping[str, Any]
-    accepted_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class PlannedCreate:
-    """A new transaction's writes, planned before its unit of work runs.
+class Guard:
+    """An existing transaction that must still be at ``revision`` and ``status``; its revision
+    is bumped, and with ``content`` it is updated too (a goods update)."""
 
-    They hold only while neither the binding nor a transaction with the same
-    (merchantId, outTransId) exists: a store applies them only after checking both in the
-    statement that writes them, and otherwise writes nothing.
-    """
+    transaction_id: int
+    revision: int
+    status: str
+    content: Mapping[str, Any] | None = None
+    amount_minor: int | None = None
 
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LineWrite:
+    """A commission line to insert: on an existing transaction, or (``transaction_id`` None)
+    on the one the sync creates. ``reverses_new_line`` names, by line_no, a line inserted by the
+    same sync on the guarded transaction (the reversals recomputed by a goods update)."""
+
+    transaction_id: int | None
+    draft: LineDraft
+    reverses_new_line: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SyncWrites:
+    """Everything one accepted sync writes, all or nothing, under its preconditions: the
+    directory still at the plan's version, the binding absent, the created transaction absent,
+    the guarded transaction unchanged."""
+
+    sync: int  # its position in the batch
     request: SignedRequest
     binding: Binding
-    transaction: NewTransaction
-    lines: Sequence[LineDraft]
+    at: datetime
+    create: NewTransaction | None = None
+    guard: Guard | None = None
+    supersede: tuple[int, ...] = ()  # transactions whose active lines are superseded
+    lines: tuple[LineWrite, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class FastPath(Generic[T]):
-    """A shortcut a writer may take instead of running the use case's work.
+class WritePlan:
+    """The writes of a batch, decided at one directory version."""
 
-    ``plan(contracts)`` returns the writes of the common case (or None when the case is not the
-    common one); a writer that applies them returns ``value`` without running the work. The
-    contracts it reads must be those of the directory version the caller decided with; the
-    writer applies the plan only while that version stands. Whenever the plan is None, raises,
-    or its preconditions do not hold in the database, the work runs as usual, so the shortcut
-    never changes an outcome.
-    """
-
-    plan: Callable[[MerchantContracts], PlannedCreate | None]
-    value: T
+    directory_version: int | None
+    syncs: tuple[SyncWrites, ...]
 
 
-class MerchantContracts(Protocol):
-    """A merchant's contracts as a client sees them."""
+class Ledger(Protocol):
+    """The transaction ledger, read and written a batch at a time."""
 
-    def merchant_contracts(self, client_id: str, merchant_id: str) -> Sequence[Contract] | None:
-        """The merchant's contracts, or None when the client is not linked to it."""
+    def read(self, keys: LedgerKeys) -> LedgerView:
+        """Everything the keys name, and the directory version, at one moment."""
+        ...
+
+    def apply(self, plan: WritePlan) -> frozenset[int]:
+        """Write, in one transaction, every sync of the plan whose preconditions hold; commit;
+        return the syncs (by position) that were not written. Raises when nothing could be
+        committed (then no sync of the plan is written)."""
         ...
 
 
-class SyncRepository(MerchantContracts, Protocol):
-    """What accepting a sync reads and writes, inside one database transaction."""
+class MerchantContracts(Protocol):
+    """The merchants' links and contracts at a directory version."""
 
-    def add_raw_request(self, request: SignedRequest) -> int: ...
-
-    def bind(self, binding: Binding, raw_request_id: int, now: datetime) -> bool: ...
-
-    def get_binding(self, client_id: str, request_id: str) -> Binding | None: ...
-
-    def linked_merchant_has(self, client_id: str, out_trans_id: str, but_not: str) -> bool: ...
-
-    def get_transaction(self, merchant_id: str, out_trans_id: str) -> Transaction | None: ...
-
-    def refunds_of(self, origin_id: int) -> Sequence[Transaction]: ...
-
-    def active_lines(self, transaction_id: int) -> Sequence[StoredLine]: ...
-
-    def reversed_by_line(self, origin_id: int) -> Mapping[int, int]: ...
-
-    def insert_transaction(self, new: NewTransaction, raw_request_id: int) -> int | None: ...
-
-    def update_transaction(
-        self,
-        transaction_id: int,
-        content: Mapping[str, Any],
-        amount_minor: int,
-        raw_request_id: int,
-        now: datetime,
-    ) -> None: ...
-
-    def add_lines(self, transaction_id: int, lines: Sequence[LineDraft], now: datetime) -> None: ...
-
-    def supersede_lines(self, transaction_id: int, now: datetime) -> None: ...
+    def contracts_at(
+        self, version: int | None, links: Iterable[LinkKey]
+    ) -> Mapping[LinkKey, Sequence[Contract] | None] | None:
+        """Each link's contracts (None: the client is not linked to the merchant), or None
+        when the directory is no longer at ``version``."""
+        ...
 
 
-class UnitOfWork(Protocol):
-    """One database transaction: rolled back on exit unless committed."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Rejection:
+    """A rejected request as the operator sees it."""
 
-    @property
-    def syncs(self) -> SyncRepository: ...
+    received_at: datetime
+    code: str
+    context: str
+    client_id: str | None = None
+    merchant_id: str | None = None
+    request_id: str | None = None
+    out_trans_id: str | None = None
 
-    def __enter__(self) -> Self: ...
 
-    def __exit__(self, *exc: object) -> None: ...
+class RejectionSink(Protocol):
+    """Where rejected requests are kept for the operator."""
 
-    def commit(self) -> None: ...
-
-
-class Writer(Protocol):
-    """Runs a use case's work with unit-of-work factories, on one directory version.
-
-    ``expected_version`` is the version of clients and keys the caller decided with: a unit
-    refuses to start when the directory has moved since (``DirectoryChanged``). A writer may
-    take the ``fast`` path instead of running ``work`` (see :class:`FastPath`), or ignore it.
-    """
-
-    def run(
-        self,
-        expected_version: int | None,
-        work: Callable[[Callable[[], UnitOfWork]], T],
-        *,
-        fast: FastPath[T] | None = None,
-    ) -> T: ...
+    def record(self, rejection: Rejection) -> None: ...

@@ -22,7 +22,7 @@ from asap_sync.service.admin_ports import (
     RejectionRecord,
     TransactionRecord,
 )
-from asap_sync.storage.syncs import contract_from_rows
+from asap_sync.storage.directory import contract_from_rows
 from asap_sync.storage.tables import (
     client_keys,
     client_merchants,

@@ -8,7 +8,6 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 
 from asap_sync.storage.engine import READ_ONLY, write_lock
-from asap_sync.storage.syncs import SqlSyncRepository
 
 
 class ConnectionUnit:
@@ -68,12 +67,3 @@ class ConnectionUnit:
             # Never hand a connection with a half-finished transaction back to the pool.
             self._conn.invalidate()
             raise
-
-
-class SqlUnitOfWork(ConnectionUnit):
-    """Implements :class:`asap_sync.service.ports.UnitOfWork` on an engine."""
-
-    syncs: SqlSyncRepository
-
-    def _opened(self, conn: Connection) -> None:
-        self.syncs = SqlSyncRepository(conn)

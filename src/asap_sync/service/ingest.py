@@ -1,0 +1,124 @@
+"""Ingestion with group commit: the syncs waiting in one process are decided and written as one
+batch, and answered once that batch is durable.
+
+A request thread queues its sync and then takes its turn as the writer; the writer of the
+moment takes every queued sync (up to ``max_batch``) and, for the batch:
+
+1. reads what the ledger holds for the batch's keys, with the directory version
+   (:meth:`~asap_sync.service.ports.Ledger.read`), and the merchants' contracts at that version;
+2. decides every sync with :func:`~asap_sync.service.decide.decide_batch` (pure);
+3. applies the write plan in one transaction (:meth:`~asap_sync.service.ports.Ledger.apply`);
+4. answers the decided syncs, and queues again, at the front, the deferred ones and those whose
+   preconditions no longer held when the plan was applied: they are decided again on what the
+   ledger holds now, never answered from the stale decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from asap_sync.service.decide import (
+    AcceptPolicy,
+    Answer,
+    Pending,
+    PendingSync,
+    decide_batch,
+    keys_of,
+    links_of,
+)
+from asap_sync.service.ports import Ledger, MerchantContracts
+
+log = logging.getLogger("asap_sync.ingest")
+
+MAX_BATCH = 64
+MAX_CONTENDED = 16  # rounds a sync may lose to writes of other processes before giving up
+
+
+class Contended(Exception):
+    """A sync kept losing its preconditions to other writers; the client retries it."""
+
+
+@dataclass(eq=False)
+class _Job:
+    sync: PendingSync
+    contended: int = 0
+    done: bool = False
+    answer: Answer | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class Ingestor:
+    """Decides and writes syncs in batches (see the module documentation)."""
+
+    ledger: Ledger
+    directory: MerchantContracts
+    policy: AcceptPolicy
+    max_batch: int = MAX_BATCH
+    _queue: list[_Job] = field(default_factory=list)
+    _queue_lock: threading.Lock = field(default_factory=threading.Lock)
+    _writer: threading.Lock = field(default_factory=threading.Lock)
+
+    def submit(self, sync: PendingSync) -> Answer:
+        """The sync's answer, once everything it wrote is durable. ``Pending.DIRECTORY_MOVED``
+        when its gateway checks must be made again; raises when the batch could not be
+        written (nothing of it is then durable)."""
+        job = _Job(sync)
+        with self._queue_lock:
+            self._queue.append(job)
+        while not job.done:
+            with self._writer:
+                if not job.done:
+                    self._write_next()
+        if job.error is not None:
+            raise job.error
+        assert job.answer is not None
+        return job.answer
+
+    def _write_next(self) -> None:
+        with self._queue_lock:
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+        if not batch:
+            return
+        try:
+            again = self._round(batch)
+        except BaseException as exc:
+            for job in batch:
+                if not job.done:
+                    job.error, job.done = exc, True
+            return
+        with self._queue_lock:
+            self._queue[:0] = again
+
+    def _round(self, batch: list[_Job]) -> list[_Job]:
+        """Decide and write one batch; the jobs to decide again."""
+        syncs = [job.sync for job in batch]
+        view = self.ledger.read(keys_of(syncs))
+        contracts = self.directory.contracts_at(view.directory_version, links_of(syncs))
+        if contracts is None:  # the directory moved between the two reads
+            return self._contend(batch)
+        decision = decide_batch(view, contracts, syncs, policy=self.policy)
+        failed = self.ledger.apply(decision.plan) if decision.plan.syncs else frozenset()
+        again: list[_Job] = []
+        for position, (job, answer) in enumerate(zip(batch, decision.answers, strict=True)):
+            if position in failed:
+                again.extend(self._contend([job]))
+            elif answer is Pending.DEFERRED:
+                again.append(job)
+            else:
+                job.answer, job.done = answer, True
+        return again
+
+    def _contend(self, jobs: list[_Job]) -> list[_Job]:
+        again = []
+        for job in jobs:
+            job.contended += 1
+            if job.contended < MAX_CONTENDED:
+                again.append(job)
+            else:
+                log.error("gave up on a sync after %d contended rounds", job.contended)
+                job.error, job.done = Contended("the sync kept meeting concurrent writes"), True
+        return again

@@ -1,0 +1,227 @@
+"""The ledger on SQLite: a batch's plan in one ``BEGIN IMMEDIATE`` transaction.
+
+SQLite has one writer at a time (the process's and the database's write lock, see
+:func:`asap_sync.storage.engine.write_lock`), so the preconditions are checked by reading under
+that lock, and nothing can change them before the commit. The ids are assigned here, after the
+largest ones in use (as SQLite itself would), so that each table takes its rows in one
+``executemany``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from asap_sync.domain.model import CommissionStatus
+from asap_sync.service.ports import SyncWrites, WritePlan
+from asap_sync.storage.ledger_rows import dump_content, dump_headers
+
+SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own storage format for SQLite
+
+_INSERT_RAW = (
+    "INSERT INTO raw_requests (raw_request_id, client_id, key_version, method, path, "
+    "request_time, signature, headers, body, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_BINDING = (
+    "INSERT INTO request_bindings (client_id, request_id, merchant_id, out_trans_id, content, "
+    "raw_request_id, created_at) VALUES (?,?,?,?,?,?,?)"
+)
+_INSERT_TRANSACTION = (
+    "INSERT INTO transactions (transaction_id, merchant_id, out_trans_id, client_id, direction, "
+    "origin_id, sub_merchant_id, store_id, trans_date, amount_minor, contract_id, status, "
+    "period, content, raw_request_id, revision, accepted_at, updated_at) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)"
+)
+_BUMP = "UPDATE transactions SET revision = revision + 1 WHERE transaction_id = ?"
+_UPDATE = (
+    "UPDATE transactions SET revision = revision + 1, content = ?, amount_minor = ?, "
+    "raw_request_id = ?, updated_at = ? WHERE transaction_id = ?"
+)
+_SUPERSEDE = (
+    "UPDATE commission_lines SET superseded_at = ? "
+    "WHERE transaction_id = ? AND superseded_at IS NULL"
+)
+_INSERT_LINE = (
+    "INSERT INTO commission_lines (line_id, transaction_id, line_no, contract_id, rule_kind, "
+    "rule_value, base_minor, commission_e4, goods_index, goods_code, reverses_line_id, "
+    "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def timestamp(value: datetime) -> str:
+    """How SQLite stores an aware timestamp: naive UTC text."""
+    return value.astimezone(UTC).replace(tzinfo=None).strftime(SQLITE_TIMESTAMP)
+
+
+def _one(cursor: Any, sql: str, *args: Any) -> Any:
+    row = cursor.execute(sql, args).fetchone()
+    return None if row is None else row[0]
+
+
+def writable(cursor: Any, plan: WritePlan) -> list[SyncWrites]:
+    """The syncs of the plan whose preconditions hold (under the write lock)."""
+    version = _one(cursor, "SELECT version FROM directory_version WHERE id = 1")
+    if version != plan.directory_version:
+        return []
+    ok: list[SyncWrites] = []
+    for sync in plan.syncs:
+        binding, create, guard = sync.binding, sync.create, sync.guard
+        if _one(
+            cursor,
+            "SELECT 1 FROM request_bindings WHERE client_id = ? AND request_id = ?",
+            binding.client_id,
+            binding.request_id,
+        ):
+            continue
+        if create is not None and _one(
+            cursor,
+            "SELECT 1 FROM transactions WHERE merchant_id = ? AND out_trans_id = ?",
+            create.merchant_id,
+            create.out_trans_id,
+        ):
+            continue
+        if guard is not None:
+            row = cursor.execute(
+                "SELECT revision, status FROM transactions WHERE transaction_id = ?",
+                (guard.transaction_id,),
+            ).fetchone()
+            if row is None or (row[0], row[1]) != (guard.revision, guard.status):
+                continue
+        ok.append(sync)
+    return ok
+
+
+class _Ids:
+    """The next free id of each table, taken under the write lock."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._next = {
+            table: int(_one(cursor, f"SELECT coalesce(max({column}), 0) FROM {table}")) + 1
+            for table, column in (
+                ("raw_requests", "raw_request_id"),
+                ("transactions", "transaction_id"),
+                ("commission_lines", "line_id"),
+            )
+        }
+
+    def take(self, table: str) -> int:
+        found = self._next[table]
+        self._next[table] = found + 1
+        return found
+
+
+def write(cursor: Any, syncs: Sequence[SyncWrites]) -> None:
+    """Insert and update every row of ``syncs``, a few statements for the whole batch."""
+    ids = _Ids(cursor)
+    rows: dict[str, list[tuple[Any, ...]]] = {
+        name: [] for name in ("raw", "binding", "transaction", "bump", "update", "old", "line")
+    }
+    for sync in syncs:
+        _rows_of(sync, ids, rows)
+    for name, sql in (
+        ("raw", _INSERT_RAW),
+        ("binding", _INSERT_BINDING),
+        ("transaction", _INSERT_TRANSACTION),
+        ("bump", _BUMP),
+        ("update", _UPDATE),
+        ("old", _SUPERSEDE),
+        ("line", _INSERT_LINE),
+    ):
+        if rows[name]:
+            cursor.executemany(sql, rows[name])
+
+
+def _rows_of(sync: SyncWrites, ids: _Ids, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    request, binding, at = sync.request, sync.binding, timestamp(sync.at)
+    raw_id = ids.take("raw_requests")
+    rows["raw"].append(
+        (
+            raw_id,
+            request.client_id,
+            request.key_version,
+            request.method,
+            request.path,
+            request.request_time,
+            request.signature,
+            dump_headers(request.headers),
+            request.body,
+            timestamp(request.received_at),
+        )
+    )
+    content = dump_content(binding.content)
+    rows["binding"].append(
+        (
+            binding.client_id,
+            binding.request_id,
+            binding.merchant_id,
+            binding.out_trans_id,
+            content,
+            raw_id,
+            at,
+        )
+    )
+    created: int | None = None
+    if sync.create is not None:
+        new, created = sync.create, ids.take("transactions")
+        rows["transaction"].append(
+            (
+                created,
+                new.merchant_id,
+                new.out_trans_id,
+                new.client_id,
+                new.direction,
+                new.origin_id,
+                new.sub_merchant_id,
+                new.store_id,
+                timestamp(new.trans_date),
+                new.amount_minor,
+                new.contract_id,
+                CommissionStatus.PENDING.value,
+                new.period,
+                dump_content(new.content),
+                raw_id,
+                at,
+                at,
+            )
+        )
+    guard = sync.guard
+    if guard is not None and guard.content is None:
+        rows["bump"].append((guard.transaction_id,))
+    elif guard is not None and guard.content is not None:
+        rows["update"].append(
+            (dump_content(guard.content), guard.amount_minor, raw_id, at, guard.transaction_id)
+        )
+    rows["old"].extend((at, transaction_id) for transaction_id in sync.supersede)
+    _line_rows(sync, created, ids, at, rows["line"])
+
+
+def _line_rows(
+    sync: SyncWrites, created: int | None, ids: _Ids, at: str, out: list[tuple[Any, ...]]
+) -> None:
+    new_lines: dict[int, int] = {}  # line_no → id of the lines on the guarded transaction
+    guarded = None if sync.guard is None else sync.guard.transaction_id
+    for write in sync.lines:
+        line, line_id = write.draft, ids.take("commission_lines")
+        owner = created if write.transaction_id is None else write.transaction_id
+        if owner == guarded and write.reverses_new_line is None:
+            new_lines[line.line_no] = line_id
+        reverses = line.reverses_line_id
+        if write.reverses_new_line is not None:
+            reverses = new_lines[write.reverses_new_line]
+        out.append(
+            (
+                line_id,
+                owner,
+                line.line_no,
+                line.contract_id,
+                line.rule_kind,
+                line.rule_value,
+                line.base_minor,
+                line.commission_e4,
+                line.goods_index,
+                line.goods_code,
+                reverses,
+                at,
+            )
+        )
