@@ -4,12 +4,14 @@
     .venv/bin/python bench/profile_ingest.py --db postgres --requests 8000
 
 Starts the product (fresh database, same server and workers as the ingestion benchmark), warms
-it up, then replays pre-signed unique pays while ``py-spy record --subprocesses`` samples every
-thread of every worker that is on a CPU (a thread waiting for the GIL, a lock or a socket is
-idle and not counted; RSA in OpenSSL, which runs without the GIL, is). ``--gil`` samples only the
-thread holding the GIL instead. Prints the share of samples by area (the package of the
-innermost Python frame), per function inclusive (the function and what it calls) and self (its
-own lines), and keeps the collapsed stacks (``--keep`` to a file) for a flame graph.
+it up, then replays pre-signed unique pays while ``py-spy record --subprocesses --gil`` samples
+the thread holding the GIL in every worker: where the Python time goes. Work done without the
+GIL (most of RSA in OpenSSL, waiting for the database) is not in it. ``--all-threads`` samples
+every thread instead; on this machine py-spy did not tell waiting threads from running ones
+(threads blocked on a queue, a lock or a socket showed as busy), so that view is wall time.
+Prints the share of samples by area (the package of the innermost Python frame), per function
+inclusive (the function and what it calls) and self (its own lines), and keeps the collapsed
+stacks (``--keep`` to a file) for a flame graph.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=8, help="how long py-spy samples")
-    parser.add_argument("--gil", action="store_true", help="only the thread holding the GIL")
+    parser.add_argument("--all-threads", action="store_true", help="every thread, waits too")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--keep", type=Path, help="write the collapsed stacks there")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 VARIANTS["product"].factory, env, workdir / "server.log", workers=args.workers
             ) as (port, process):
                 _load(requests_file, port, options, first=0, count=args.warmup, rate=None)
-                spy = _py_spy(process.pid, raw, args.seconds, gil=args.gil)
+                spy = _py_spy(process.pid, raw, args.seconds, gil=not args.all_threads)
                 result: dict[str, object] = {}
                 load = threading.Thread(
                     target=lambda: result.update(
