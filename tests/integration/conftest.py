@@ -51,7 +51,9 @@ class Platform:
     ) -> SyncResult:
         raw = body if isinstance(body, bytes) else encode(body)
         sent_at = request_time or format_response_time(self.now)
-        all_headers = signed_headers(raw, request_time=sent_at, method=method, **sign_options)
+        all_headers = signed_headers(
+            raw, request_time=sent_at, method=method, path=path, **sign_options
+        )
         all_headers.update(headers or {})
         lower = {k.lower(): v for k, v in all_headers.items() if k not in drop}
         answer = self.apis.handle(

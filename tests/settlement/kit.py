@@ -150,6 +150,18 @@ class Ledger:
 
     def send(self, raw: bytes, *, client_id: str = CLIENT) -> Outcome:
         """Sign and accept a body; raises RuleViolation on a business rejection."""
+        pending = self.pending(raw, client_id=client_id)
+        while True:
+            answer = self.ingestor.submit(pending)
+            if isinstance(answer, RuleViolation):
+                raise answer
+            if isinstance(answer, Outcome):
+                return answer
+            assert answer is Pending.DIRECTORY_MOVED
+            pending = self.pending(raw, client_id=client_id)
+
+    def pending(self, raw: bytes, *, client_id: str = CLIENT) -> PendingSync:
+        """A body signed now, as the gateway hands it on (at the current directory version)."""
         request_time = self.now.isoformat()
         signature = sign(
             signing_content("POST", ENDPOINT_PATH, client_id, request_time, raw), client_key()
@@ -165,21 +177,12 @@ class Ledger:
             body=raw,
             received_at=self.now,
         )
-        command = parse_body(raw, client_id)
-        while True:
-            answer = self.ingestor.submit(
-                PendingSync(
-                    command=command,
-                    request=signed,
-                    now=self.now,
-                    directory_version=self.directory.snapshot(None, fresh=True).version,
-                )
-            )
-            if isinstance(answer, RuleViolation):
-                raise answer
-            if isinstance(answer, Outcome):
-                return answer
-            assert answer is Pending.DIRECTORY_MOVED
+        return PendingSync(
+            command=parse_body(raw, client_id),
+            request=signed,
+            now=self.now,
+            directory_version=self.directory.snapshot(None, fresh=True).version,
+        )
 
     @property
     def directory(self) -> Directory:

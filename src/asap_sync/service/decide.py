@@ -168,9 +168,16 @@ def _transaction_keys(command: SyncCommand) -> list[TransactionKey]:
 
 
 def _all_keys(command: SyncCommand) -> set[object]:
-    return {("b", command.client_id, command.request_id)} | {
-        ("t", *key) for key in _transaction_keys(command)
-    }
+    """The keys a sync reads and may write. A refund also reads whether any merchant holds a
+    pay of its originTransId (to tell INVALID_MERCHANT from ORDER_NOT_EXIST); a new pay of that
+    outTransId, of whatever merchant, changes the answer."""
+    keys: set[object] = {("b", command.client_id, command.request_id)}
+    keys |= {("t", *key) for key in _transaction_keys(command)}
+    if command.direction == "pay":
+        keys.add(("o", command.out_trans_id))
+    if command.origin_trans_id is not None:
+        keys.add(("o", command.origin_trans_id))
+    return keys
 
 
 def _written_keys(command: SyncCommand, written: SyncWrites) -> set[object]:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from asap_sync.domain.errors import RuleViolation
 from asap_sync.service.decide import (
     AcceptPolicy,
     Answer,
@@ -34,6 +36,11 @@ log = logging.getLogger("asap_sync.ingest")
 
 MAX_BATCH = 64
 MAX_CONTENDED = 16  # rounds a sync may lose to writes of other processes before giving up
+
+
+def _answer(job: _Job) -> Answer:
+    assert job.answer is not None
+    return job.answer
 
 
 class Contended(Exception):
@@ -65,17 +72,23 @@ class Ingestor:
         """The sync's answer, once everything it wrote is durable. ``Pending.DIRECTORY_MOVED``
         when its gateway checks must be made again; raises when the batch could not be
         written (nothing of it is then durable)."""
-        job = _Job(sync)
+        answer = self.submit_all([sync])[0]
+        if isinstance(answer, BaseException) and not isinstance(answer, RuleViolation):
+            raise answer
+        return answer
+
+    def submit_all(self, syncs: Sequence[PendingSync]) -> list[Answer | BaseException]:
+        """Like :meth:`submit` for several syncs queued together, in their order; a failure
+        to write is returned in place of the answer."""
+        jobs = [_Job(sync) for sync in syncs]
         with self._queue_lock:
-            self._queue.append(job)
-        while not job.done:
-            with self._writer:
-                if not job.done:
-                    self._write_next()
-        if job.error is not None:
-            raise job.error
-        assert job.answer is not None
-        return job.answer
+            self._queue.extend(jobs)
+        for job in jobs:
+            while not job.done:
+                with self._writer:
+                    if not job.done:
+                        self._write_next()
+        return [job.error if job.error is not None else _answer(job) for job in jobs]
 
     def _write_next(self) -> None:
         with self._queue_lock:

@@ -61,7 +61,7 @@ WITH input AS (
            CASE WHEN input.creates THEN {_next("transactions", "transaction_id")} END
                AS transaction_id
     FROM input
-    WHERE (SELECT version FROM directory_version WHERE id = 1) = %(version)s
+    WHERE (SELECT version FROM directory_version WHERE id = 1) IS NOT DISTINCT FROM %(version)s
       -- Scalar subqueries: each stays one probe of a unique index per row.
       AND (
         SELECT 1 FROM request_bindings AS b
@@ -177,7 +177,11 @@ def _row(sync: SyncWrites) -> dict[str, Any]:
             "amount_minor": new.amount_minor,
             "contract_id": new.contract_id,
             "period": new.period,
-            "content": dump_content(new.content),
+            "content": (
+                row["binding_content"]
+                if new.content is binding.content
+                else dump_content(new.content)
+            ),
         }
     if guard is not None:
         row |= {

@@ -17,8 +17,6 @@ from asap_sync.domain.model import CommissionStatus
 from asap_sync.service.ports import SyncWrites, WritePlan
 from asap_sync.storage.ledger_rows import dump_content, dump_headers
 
-SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own storage format for SQLite
-
 _INSERT_RAW = (
     "INSERT INTO raw_requests (raw_request_id, client_id, key_version, method, path, "
     "request_time, signature, headers, body, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
@@ -50,8 +48,9 @@ _INSERT_LINE = (
 
 
 def timestamp(value: datetime) -> str:
-    """How SQLite stores an aware timestamp: naive UTC text."""
-    return value.astimezone(UTC).replace(tzinfo=None).strftime(SQLITE_TIMESTAMP)
+    """How SQLite stores an aware timestamp: naive UTC text (SQLAlchemy's format,
+    ``%Y-%m-%d %H:%M:%S.%f``, which ``isoformat`` writes faster)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _one(cursor: Any, sql: str, *args: Any) -> Any:
@@ -179,7 +178,7 @@ def _rows_of(sync: SyncWrites, ids: _Ids, rows: dict[str, list[tuple[Any, ...]]]
                 new.contract_id,
                 CommissionStatus.PENDING.value,
                 new.period,
-                dump_content(new.content),
+                content if new.content is binding.content else dump_content(new.content),
                 raw_id,
                 at,
                 at,
