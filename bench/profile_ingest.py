@@ -5,9 +5,13 @@
 
 Starts the product (fresh database, same server and workers as the ingestion benchmark), warms
 it up, then replays pre-signed unique pays while ``py-spy record --subprocesses --gil`` samples
-every worker (only the thread holding the GIL: where the Python CPU goes). Prints the share of
-samples per function, inclusive (the function and what it calls) and self (its own lines), and
-keeps the raw collapsed stacks (``--keep`` to a file) for a flame graph.
+the thread holding the GIL in every worker: where the Python time goes. Work done without the
+GIL (most of RSA in OpenSSL, waiting for the database) is not in it. ``--all-threads`` samples
+every thread instead; on this machine py-spy did not tell waiting threads from running ones
+(threads blocked on a queue, a lock or a socket showed as busy), so that view is wall time.
+Prints the share of samples by area (the package of the innermost Python frame), per function
+inclusive (the function and what it calls) and self (its own lines), and keeps the collapsed
+stacks (``--keep`` to a file) for a flame graph.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=8, help="how long py-spy samples")
-    parser.add_argument("--all-threads", action="store_true", help="not only the GIL holder")
+    parser.add_argument("--all-threads", action="store_true", help="every thread, waits too")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--keep", type=Path, help="write the collapsed stacks there")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 VARIANTS["product"].factory, env, workdir / "server.log", workers=args.workers
             ) as (port, process):
                 _load(requests_file, port, options, first=0, count=args.warmup, rate=None)
-                spy = _py_spy(process.pid, raw, args.seconds, all_threads=args.all_threads)
+                spy = _py_spy(process.pid, raw, args.seconds, gil=not args.all_threads)
                 result: dict[str, object] = {}
                 load = threading.Thread(
                     target=lambda: result.update(
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _py_spy(pid: int, out: Path, seconds: int, *, all_threads: bool) -> subprocess.Popen[bytes]:
+def _py_spy(pid: int, out: Path, seconds: int, *, gil: bool) -> subprocess.Popen[bytes]:
     command = [
         str(Path(sys.executable).with_name("py-spy")),
         "record",
@@ -103,39 +107,51 @@ def _py_spy(pid: int, out: Path, seconds: int, *, all_threads: bool) -> subproce
         "--output",
         str(out),
     ]
-    if not all_threads:
+    if gil:
         command.append("--gil")
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def report(collapsed: str, top: int) -> str:
-    """Inclusive and self shares per function from py-spy's collapsed stacks."""
+    """Shares by area, and inclusive and self shares per function, from collapsed stacks."""
     inclusive: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
+    areas: collections.Counter[str] = collections.Counter()
     total = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
+        frames = [_function(f) for f in stack.split(";") if " (" in f and "spawn_main" not in f]
+        if not frames or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_function(frame) for frame in stack.split(";")]
         total += count
         own[frames[-1]] += count
+        areas[_area(frames[-1])] += count
         for name in set(frames):
             inclusive[name] += count
-    lines = [f"{total} samples", "", "| inclusive % | self % | function |", "| ---: | ---: | --- |"]
+    lines = [f"{total} samples", "", "| area (innermost frame) | % |", "| --- | ---: |"]
+    lines += [f"| {name} | {100 * n / total:.1f} |" for name, n in areas.most_common()]
+    lines += ["", "| inclusive % | self % | function |", "| ---: | ---: | --- |"]
     for name, count in inclusive.most_common(top):
         lines.append(f"| {100 * count / total:.1f} | {100 * own[name] / total:.1f} | `{name}` |")
     lines += ["", "| self % | function |", "| ---: | --- |"]
-    for name, count in own.most_common(top):
-        lines.append(f"| {100 * count / total:.1f} | `{name}` |")
+    lines += [f"| {100 * n / total:.1f} | `{name}` |" for name, n in own.most_common(top)]
     return "\n".join(lines)
 
 
 def _function(frame: str) -> str:
     """``name (path/file.py:123)`` → ``name (path/file.py)``: lines of a function add up."""
     name, _, where = frame.partition(" (")
-    return f"{name} ({where.rpartition(':')[0]})" if where else name
+    return f"{name} ({where.rpartition(':')[0]})"
+
+
+def _area(function: str) -> str:
+    """``asap_sync/http``, ``psycopg``, ``logging`` …: the package of a function's file."""
+    path = function.rpartition(" (")[2].rstrip(")")
+    parts = path.split("/")
+    if parts[0] == "asap_sync" and len(parts) > 2:
+        return "/".join(parts[:2])
+    return parts[0].removesuffix(".py") if len(parts) > 1 else path.removesuffix(".py")
 
 
 if __name__ == "__main__":
