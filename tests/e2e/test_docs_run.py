@@ -95,6 +95,7 @@ def clone(tmp_path: Path) -> Clone:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASAP_SYNC_")}
     env |= {"ASAP_SYNC_PORT": str(port), "ASAP_SYNC_WORKERS": "1", "ASAP_SYNC_LOG_LEVEL": "warning"}
+    env["ASAP_SYNC_ADMIN_PORT"] = str(free_port())  # the console's listener, beside the API
     env["PATH"] = f"{tmp_path / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return Clone(path=tmp_path, port=port, env=env)
 
