@@ -37,9 +37,16 @@ def secure_data_dir(path: Path) -> None:
 
 
 def secure_database_files(database: Path) -> None:
-    """The SQLite file exists 0600 before SQLite opens it (its WAL and SHM copy that mode)."""
-    fd = os.open(database, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
+    """The SQLite file exists 0600 before SQLite opens it (its WAL and SHM copy that mode).
+
+    An existing file is never opened here, only chmod-ed: closing any descriptor of a file
+    drops every POSIX lock this process holds on it, SQLite's included, and another process
+    would then take this process's open WAL for unused and delete it under its writes.
+    """
+    try:
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
     for suffix in SQLITE_COMPANIONS:
         companion = Path(f"{database}{suffix}")
         try:
