@@ -3,6 +3,7 @@ database and its companions 0600 (the database holds the platform's private key)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -43,10 +44,8 @@ def secure_database_files(database: Path) -> None:
     drops every POSIX lock this process holds on it, SQLite's included, and another process
     would then take this process's open WAL for unused and delete it under its writes.
     """
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
     for suffix in SQLITE_COMPANIONS:
         companion = Path(f"{database}{suffix}")
         try:
