@@ -276,7 +276,7 @@ class SignedApis:
         unauthenticated = not outcome.authenticated and rejected.code != ResultCode.SYSTEM_ERROR
         try:
             if self.refusals is not None and unauthenticated:
-                self.refusals.failed(source, rejection)  # counted, written once an interval
+                self.refusals.failed(source, rejection)  # the first few written, the rest counted
             else:
                 self.rejections.record(rejection)
         except Exception:

@@ -73,7 +73,7 @@ class Refusals:
         self._sources = _Buckets(limits.per_source, limits.burst, clock)
         self._clients = _Buckets(limits.per_client_id, limits.burst, clock)
         self._window_start = clock()
-        self._kept: list[Rejection] = []
+        self._kept_count = 0
         self._counts: dict[tuple[str, str, str | None], tuple[Rejection, int]] = {}
         self._timer: threading.Timer | None = None
 
@@ -83,21 +83,32 @@ class Refusals:
             return self._sources.empty(source) or bool(client_id and self._clients.empty(client_id))
 
     def failed(self, source: str, rejection: Rejection) -> None:
-        """An unauthenticated rejection: charge the budgets; keep it whole or count it."""
+        """An unauthenticated rejection: charge the budgets; keep it whole or count it.
+
+        The first ``keep_first`` of an interval are written at once (a bounded number of
+        writes, so the operator sees a flood begin); the rest are counted and written as one
+        row per code, source and Client-Id when the interval ends.
+        """
         with self._lock:
             self._sources.take(source)
             if rejection.client_id:
                 self._clients.take(rejection.client_id)
-            if len(self._kept) < self.limits.keep_first:
-                self._kept.append(rejection)
+            now = self._clock()
+            if not self._counts and now - self._window_start >= self.limits.interval:
+                self._kept_count, self._window_start = 0, now  # a quiet interval ended
+            keep = self._kept_count < self.limits.keep_first
+            if keep:
+                self._kept_count += 1
             else:
                 key = (rejection.code, source, rejection.client_id)
                 first, count = self._counts.get(key, (rejection, 0))
                 self._counts[key] = (first, count + 1)
-            if self._timer is None:
-                self._timer = threading.Timer(self.limits.interval, self._flush_on_time)
-                self._timer.daemon = True
-                self._timer.start()
+                if self._timer is None:
+                    self._timer = threading.Timer(self.limits.interval, self._flush_on_time)
+                    self._timer.daemon = True
+                    self._timer.start()
+        if keep:
+            self._write([rejection])
 
     def _flush_on_time(self) -> None:
         with self._lock:
@@ -108,12 +119,12 @@ class Refusals:
             failures.exception("refusals", "could not write the counted rejections")
 
     def flush(self) -> None:
-        """Write what the interval kept and one row per counted group; start a new interval."""
+        """Write one row per counted group; start a new interval."""
         with self._lock:
-            kept, counts = self._kept, self._counts
+            counts = self._counts
             seconds = self._clock() - self._window_start
-            self._kept, self._counts, self._window_start = [], {}, self._clock()
-        rows = kept + [_summary(key[1], *entry, seconds) for key, entry in counts.items()]
+            self._kept_count, self._counts, self._window_start = 0, {}, self._clock()
+        rows = [_summary(key[1], *entry, seconds) for key, entry in counts.items()]
         if rows:
             self._write(rows)
 
