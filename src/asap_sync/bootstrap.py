@@ -101,6 +101,7 @@ def build_app(
             else None
         ),
         observer=observer,
+        threads=settings.threads,
     )
 
     def healthy() -> bool:
@@ -164,6 +165,9 @@ class HeldSigningKey:
         except Exception:
             from_database = None  # the database is down: the held key signs
         return self._keys.choose(from_database)
+
+    def choose(self, from_directory: PlatformKey | None) -> PlatformKey | None:
+        return self._keys.choose(from_directory)
 
     def held(self) -> PlatformKey:
         return self._keys.held

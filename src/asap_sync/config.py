@@ -29,7 +29,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object per line
     tracing: str = "off"  # or "otlp", "console": OpenTelemetry spans (the otel extra)
-    threads: int = 16  # request threads per worker (database and RSA work)
+    threads: int = 4  # per worker: the blocking steps beside the event loop (probes, rejection log)
     max_head_bytes: int = 16 * 1024  # request line and headers; past it a plain 431
     head_timeout_seconds: float = 10.0  # to receive a request head; past it a plain 408
     body_timeout_seconds: float = 30.0  # to receive a body once its head is in; a plain 408

@@ -56,7 +56,7 @@ class Platform:
         )
         all_headers.update(headers or {})
         lower = {k.lower(): v for k, v in all_headers.items() if k not in drop}
-        answer = self.apis.handle(
+        answer = self.apis.handle_blocking(
             RawRequest(method=method, path=path, headers=lower, body=raw, body_too_large=too_large)
         )
         headers_out = dict(answer.headers)

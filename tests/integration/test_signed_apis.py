@@ -23,7 +23,7 @@ class Toy:
     def __init__(self) -> None:
         self.seen: list[Verified] = []
 
-    def __call__(self, verified: Verified) -> Handled | None:
+    async def __call__(self, verified: Verified) -> Handled | None:
         self.seen.append(verified)
         return Handled(result=SyncResult.ok(), confirmed=False, request_id="toy")
 

@@ -113,17 +113,12 @@ class AsgiApp:
             framing_error=framing_error(scope),
             source=str((scope.get("client") or ("",))[0]),
         )
-        loop = asyncio.get_running_loop()
-        # The request's context (its id, its trace) goes along into the thread.
-        context = contextvars.copy_context()
         try:
             if self.apis.over_budget(request):
                 await asyncio.sleep(self.tarpit)  # a throttled caller waits; we do not work
                 answer: Answer = self.apis.throttled(request)
             else:
-                answer = await loop.run_in_executor(
-                    self._pool, context.run, self.apis.handle, request
-                )
+                answer = await self.apis.handle(request)
         except Exception:
             log.exception("could not answer a sync request")
             await _send_json(send, 500, {"error": "the platform cannot sign answers right now"})
@@ -187,6 +182,7 @@ class AsgiApp:
             elif message["type"] == "lifespan.shutdown":
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 await self._flush_refusals()
+                await asyncio.to_thread(self.apis.close)  # the queued syncs are written first
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -25,7 +25,7 @@ class ExternalInfoSync:
     def __init__(self, ingestor: Ingestor) -> None:
         self.ingestor = ingestor
 
-    def __call__(self, verified: Verified) -> Handled | None:
+    async def __call__(self, verified: Verified) -> Handled | None:
         request = verified.request
         try:
             body = parse_sync_body(request.body)
@@ -42,7 +42,7 @@ class ExternalInfoSync:
             body=request.body,
             received_at=verified.now,
         )
-        answer = self.ingestor.submit(
+        answer = await self.ingestor.enqueue(
             PendingSync(
                 command=to_command(body, verified.client_id),
                 request=signed,

@@ -9,20 +9,30 @@ the process's cached directory; an answer stands once the directory version it w
 is confirmed: by the handler's own reads (a ledger read checks the version), or else by a read
 of the version. If the directory changed meanwhile, the request is decided again on fresh data.
 
-A handler receives a :class:`Verified` request and returns a :class:`Handled` outcome, or None
-when its reads found the directory moved; it raises :class:`Rejected` for a rejection decided
-before its reads. Adding a signed API is adding a route: the pipeline does not change.
+A handler receives a :class:`Verified` request and returns (awaitably) a :class:`Handled`
+outcome, or None when its reads found the directory moved; it raises :class:`Rejected` for a
+rejection decided before its reads. Adding a signed API is adding a route: the pipeline does not
+change.
+
+Everything runs on the event loop, as a lean endpoint would: the checks, the RSA verification
+and signing are CPU work that a thread would only hand back and forth under the GIL. What waits
+on the database goes elsewhere: a handler's writes to its writer thread (the ingestor's batch),
+and the rare blocking reads and writes of the pipeline itself (a directory read after a change,
+the version check of an early rejection, the rejection log) to a small thread pool.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Protocol
+from functools import lru_cache, partial
+from typing import Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -55,6 +65,8 @@ log = logging.getLogger("asap_sync.sync")
 failures = FailureLog(log)
 
 MAX_FRESH_ATTEMPTS = 3  # decisions on fresh data after the cached one was overtaken
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -93,14 +105,18 @@ class Handler(Protocol):
 
     api: str
 
-    def __call__(self, verified: Verified) -> Handled | None: ...
+    def __call__(self, verified: Verified) -> Awaitable[Handled | None]: ...
 
 
 class SigningKeyProvider(Protocol):
     """The platform's signing key, loaded when the worker starts."""
 
     def current(self) -> PlatformKey | None:
-        """The key for this answer (None: there is none yet)."""
+        """The key for this answer (None: there is none yet); may read the database."""
+        ...
+
+    def choose(self, from_directory: PlatformKey | None) -> PlatformKey | None:
+        """The key for this answer, given the directory's newest key (no lookup)."""
         ...
 
     def held(self) -> PlatformKey:
@@ -130,7 +146,7 @@ class _Seen:
 
 
 class SignedApis:
-    """Answers every signed API of the route table; run ``handle`` in a worker thread."""
+    """Answers every signed API of the route table; ``handle`` runs on the event loop."""
 
     def __init__(
         self,
@@ -145,67 +161,93 @@ class SignedApis:
         rate_limiter: RateLimiter | None = None,
         refusals: Refusals | None = None,
         observer: Observer = NULL_OBSERVER,
+        threads: int = 4,
     ) -> None:
         """``rejections`` keeps the rejections of authenticated callers; ``refusals`` (when
         given) counts the others, writes them once an interval and throttles a source or a
-        Client-Id past its failure budget."""
+        Client-Id past its failure budget; ``threads``: the pool of the blocking steps."""
         self.routes, self.directory, self.signing_key = dict(routes), directory, signing_key
         self.rejections, self.clock = rejections, clock
         self.time_window, self.body_limit = time_window, body_limit
         self.rate_limiter, self.refusals, self.observer = rate_limiter, refusals, observer
         self._throttled_signature: tuple[tuple[str, ...], str] = ((), "")
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sync")
 
-    def handle(self, request: RawRequest) -> Answer:
+    def close(self) -> None:
+        """Let the blocking steps' threads go (what runs there finishes)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _blocking(self, work: Callable[..., T], *args: object) -> T:
+        """``work(*args)`` in the pool, in this request's context (its id, its trace)."""
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, context.run, work, *args)
+
+    def handle_blocking(self, request: RawRequest) -> Answer:
+        """:meth:`handle` for a caller without an event loop (tests, in-process tools)."""
+        return asyncio.run(self.handle(request))
+
+    async def handle(self, request: RawRequest) -> Answer:
         """Apply every step in order; raises only when the answer cannot be signed."""
         handler = self.routes.get(request.path)
         api = handler.api if handler is not None else request.path
         with self.observer.step("request", api=api):
-            return self._handle(request, api)
+            return await self._handle(request, api)
 
-    def _handle(self, request: RawRequest, api: str) -> Answer:
+    async def _handle(self, request: RawRequest, api: str) -> Answer:
         started = time.perf_counter()
         now = self.clock()
         client_id = echoed_client_id(request.headers.get("client-id", ""))
-        outcome = self._decide(request, client_id, now, fresh=False)
+        seen = _Seen()
+        outcome = await self._decide(request, client_id, now, seen, fresh=False)
         for _ in range(MAX_FRESH_ATTEMPTS):
             if outcome is not None:
                 break
             self.observer.redecided(reason="directory_changed")
-            outcome = self._decide(request, client_id, now, fresh=True)
+            seen = _Seen()
+            outcome = await self._decide(request, client_id, now, seen, fresh=True)
         if outcome is None:  # the directory kept changing under every attempt
             log.error("clients or keys changed under every attempt (client %s)", client_id)
             rejected = Rejected(ResultCode.SYSTEM_ERROR, "clients or keys kept changing")
             outcome = _Outcome(result=_system_error(), rejected=rejected, request_id=None)
         if outcome.rejected is not None:
-            self._record(now, client_id, outcome, api, request.source)
-        answer = self._sign(request, client_id, outcome.result)
+            await self._blocking(self._record, now, client_id, outcome, api, request.source)
+        if seen.snapshot is not None:
+            platform = self.signing_key.choose(seen.snapshot.platform)
+        else:
+            platform = await self._blocking(self.signing_key.current)
+        answer = self._sign(request, client_id, outcome.result, platform)
         elapsed = time.perf_counter() - started
         code = outcome.result.error_code or "SUCCESS"
         self.observer.answered(api=api, code=code, seconds=elapsed)
-        log.info(
-            "%s client=%s requestId=%s code=%s %.1fms",
-            api,
-            client_id or "-",
-            outcome.request_id or "-",
-            code,
-            elapsed * 1000,
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s client=%s requestId=%s code=%s %.1fms",
+                api,
+                client_id or "-",
+                outcome.request_id or "-",
+                code,
+                elapsed * 1000,
+            )
         return answer
 
-    def _decide(
-        self, request: RawRequest, client_id: str, now: datetime, *, fresh: bool
+    async def _decide(
+        self, request: RawRequest, client_id: str, now: datetime, seen: _Seen, *, fresh: bool
     ) -> _Outcome | None:
         """The outcome, or None when the directory changed under a cached decision."""
-        seen = _Seen()
         try:
-            handled = self._process(request, client_id, now, fresh, seen)
+            handled = await self._process(request, client_id, now, fresh, seen)
         except Rejected as exc:
             handled = Handled(result=_failed(exc), confirmed=False, rejected=exc)
         except Exception:
             failures.exception("decide", "unexpected failure; answering SYSTEM_ERROR")
             rejected = Rejected(ResultCode.SYSTEM_ERROR, "see the server log")
             handled = Handled(result=_system_error(), confirmed=False, rejected=rejected)
-        if handled is None or not (handled.confirmed or self._confirmed(seen.snapshot, fresh)):
+        if handled is None:
+            return None
+        snapshot = seen.snapshot
+        confirmed = handled.confirmed or (snapshot is not None and snapshot.confirmed)
+        if not confirmed and not await self._blocking(self._confirmed, snapshot, fresh):
             return None
         return _Outcome(
             result=handled.result,
@@ -214,7 +256,7 @@ class SignedApis:
             authenticated=seen.authenticated,
         )
 
-    def _process(
+    async def _process(
         self,
         request: RawRequest,
         client_id: str,
@@ -226,7 +268,9 @@ class SignedApis:
         handler = self.routes.get(request.path)
         if handler is None:
             raise Rejected(ResultCode.REQUEST_PARAM_ILLEGAL, f"no signed API at {request.path}")
-        snapshot = self.directory.snapshot(client_id, fresh=fresh)
+        snapshot = None if fresh else self.directory.cached(client_id)
+        if snapshot is None:
+            snapshot = await self._blocking(partial(self.directory.snapshot, client_id, fresh=True))
         seen.snapshot = snapshot
         key = client_key(snapshot, client_id, request.headers["signature"])
         with self.observer.step("verify"):
@@ -238,7 +282,7 @@ class SignedApis:
                 ResultCode.REQUEST_TRAFFIC_EXCEED_LIMIT,
                 f"client {client_id} is over its rate limit; retry later with the same requestId",
             )
-        return handler(
+        return await handler(
             Verified(
                 request=request,
                 client_id=client_id,
@@ -326,8 +370,13 @@ class SignedApis:
         ]
         return Answer(headers=headers, body=body, result=result)
 
-    def _sign(self, request: RawRequest, client_id: str, result: SyncResult) -> Answer:
-        platform = self.signing_key.current()
+    def _sign(
+        self,
+        request: RawRequest,
+        client_id: str,
+        result: SyncResult,
+        platform: PlatformKey | None,
+    ) -> Answer:
         if platform is None:
             raise RuntimeError("no active platform key: run `asap-sync init`")
         body = result.to_bytes()

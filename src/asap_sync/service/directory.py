@@ -138,20 +138,27 @@ class Directory:
         """The client (None if unknown) and the platform key: from the cache unless ``fresh``
         or missing there, else read at one version (``confirmed``)."""
         if not fresh:
-            version = self._platform.version
-            platform = self._platform.get(version, ["platform"])
-            clients = self._clients.get(version, [] if client_id is None else [client_id])
-            if platform is not None and clients is not None:
-                client = None if client_id is None else clients[client_id]
-                return DirectorySnapshot(
-                    version=version, client=client, platform=platform["platform"], confirmed=False
-                )
+            cached = self.cached(client_id)
+            if cached is not None:
+                return cached
         read = self._load([] if client_id is None else [client_id], [])
         return DirectorySnapshot(
             version=read.version,
             client=None if client_id is None else read.clients[client_id],
             platform=read.platform,
             confirmed=True,
+        )
+
+    def cached(self, client_id: str | None) -> DirectorySnapshot | None:
+        """The snapshot from the cache alone (no read), or None when it is not all there."""
+        version = self._platform.version
+        platform = self._platform.get(version, ["platform"])
+        clients = self._clients.get(version, [] if client_id is None else [client_id])
+        if platform is None or clients is None:
+            return None
+        client = None if client_id is None else clients[client_id]
+        return DirectorySnapshot(
+            version=version, client=client, platform=platform["platform"], confirmed=False
         )
 
     def platform_key(self) -> PlatformKey | None:

@@ -1,8 +1,13 @@
 """Ingestion with group commit: the syncs waiting in one process are decided and written as one
 batch, and answered once that batch is durable.
 
-A request thread queues its sync and then takes its turn as the writer; the writer of the
-moment takes every queued sync (up to ``max_batch``) and, for the batch:
+Syncs arrive in two ways. On the server, the event loop queues each sync with
+:meth:`Ingestor.enqueue` and awaits its answer, and one writer thread per process drains the
+queue: while it waits on the database, the loop goes on verifying and parsing, and what queues
+meanwhile is the next batch. Its answers go back to the loop once per batch, not once per sync.
+A synchronous caller (:meth:`Ingestor.submit_all`, the settlement tests and tools) queues its
+syncs and takes its turn as the writer itself. Either way the writer of the moment takes every
+queued sync (up to ``max_batch``) and, for the batch:
 
 1. reads what the ledger holds for the batch's keys, with the directory version
    (:meth:`~asap_sync.service.ports.Ledger.read`), and the merchants' contracts at that version;
@@ -15,6 +20,7 @@ moment takes every queued sync (up to ``max_batch``) and, for the batch:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Sequence
@@ -55,6 +61,20 @@ class _Job:
     done: bool = False
     answer: Answer | None = None
     error: BaseException | None = None
+    future: asyncio.Future[Answer] | None = None  # an event loop awaits it
+
+
+def _settle(jobs: list[_Job]) -> None:
+    """On the loop: hand each finished job's answer (or failure) to its awaiting request."""
+    for job in jobs:
+        future = job.future
+        assert future is not None
+        if future.done():  # the request was cancelled (its client left)
+            continue
+        if job.error is not None:
+            future.set_exception(job.error)
+        else:
+            future.set_result(_answer(job))
 
 
 @dataclass
@@ -69,6 +89,52 @@ class Ingestor:
     _queue: list[_Job] = field(default_factory=list)
     _queue_lock: threading.Lock = field(default_factory=threading.Lock)
     _writer: threading.Lock = field(default_factory=threading.Lock)
+    _work: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _closing: bool = False
+
+    async def enqueue(self, sync: PendingSync) -> Answer:
+        """From an event loop: the sync's answer once everything it wrote is durable (as
+        :meth:`submit`; a failure to write is raised)."""
+        job = _Job(sync, future=asyncio.get_running_loop().create_future())
+        with self._queue_lock:
+            if self._closing:
+                raise RuntimeError("the ingestor is closed")
+            self._queue.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._drain, name="asap-sync-writer", daemon=True
+                )
+                self._thread.start()
+        self._work.set()
+        assert job.future is not None
+        return await job.future
+
+    def close(self) -> None:
+        """Stop the writer thread once the queue is empty (what is queued is still written)."""
+        with self._queue_lock:
+            self._closing = True
+            thread = self._thread
+        self._work.set()
+        if thread is not None:
+            thread.join()
+
+    def _drain(self) -> None:
+        """The writer thread: writes batches while syncs are queued, then waits for more."""
+        while True:
+            self._work.wait()
+            self._work.clear()
+            while True:
+                with self._queue_lock:
+                    if not self._queue:
+                        if self._closing:
+                            return
+                        break
+                try:
+                    with self._writer:
+                        self._write_next()
+                except Exception:  # never lose the writer: its waiting syncs would hang
+                    log.exception("the writer failed outside a batch; it goes on")
 
     def submit(self, sync: PendingSync) -> Answer:
         """The sync's answer, once everything it wrote is durable. ``Pending.DIRECTORY_MOVED``
@@ -106,9 +172,10 @@ class Ingestor:
             for job in batch:
                 if not job.done:
                     job.error, job.done = exc, True
-            return
+            again = []
         with self._queue_lock:
             self._queue[:0] = again
+        _notify([job for job in batch if job.done and job.future is not None])
 
     def _round(self, batch: list[_Job]) -> list[_Job]:
         """Decide and write one batch; the jobs to decide again."""
@@ -143,3 +210,16 @@ class Ingestor:
                 log.error("gave up on a sync after %d contended rounds", job.contended)
                 job.error, job.done = Contended("the sync kept meeting concurrent writes"), True
         return again
+
+
+def _notify(jobs: list[_Job]) -> None:
+    """One hand-over per event loop for a batch's awaited answers."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+    for job in jobs:
+        assert job.future is not None
+        by_loop.setdefault(job.future.get_loop(), []).append(job)
+    for loop, settled in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, settled)
+        except RuntimeError:  # that loop is closed: nobody awaits these answers any more
+            log.warning("%d answers were written for a loop that has closed", len(settled))
