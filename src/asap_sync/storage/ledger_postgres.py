@@ -81,6 +81,8 @@ WITH input AS (
         updated_at = CASE WHEN ok.update_content IS NULL THEN t.updated_at ELSE ok.at END
     FROM ok
     WHERE t.transaction_id = ok.guard_id
+      -- Said twice so that the rows are found by the primary key, never by a scan.
+      AND t.transaction_id = ANY (ARRAY(SELECT guard_id FROM ok WHERE guard_id IS NOT NULL))
       AND t.revision = ok.guard_revision AND t.status = ok.guard_status
     RETURNING ok.n
 ), fresh AS (
@@ -105,10 +107,15 @@ WITH input AS (
            sub_merchant_id, store_id, trans_date, amount_minor, contract_id, 'PENDING', period,
            content, raw_request_id, 1, at, at
     FROM fresh WHERE creates
-), superseded AS (
-    UPDATE commission_lines AS l SET superseded_at = fresh.at
+), supersede AS (
+    SELECT fresh.at, s.id::bigint AS transaction_id
     FROM fresh CROSS JOIN json_array_elements_text(fresh.supersede) AS s(id)
-    WHERE l.transaction_id = s.id::bigint AND l.superseded_at IS NULL
+), superseded AS (
+    UPDATE commission_lines AS l SET superseded_at = supersede.at
+    FROM supersede
+    WHERE l.transaction_id = supersede.transaction_id
+      AND l.transaction_id = ANY (ARRAY(SELECT transaction_id FROM supersede))
+      AND l.superseded_at IS NULL
 ), planned_lines AS (
     SELECT fresh.n, fresh.at, fresh.guard_id,
            coalesce(line.on_transaction, fresh.transaction_id) AS owner, line.*,

@@ -8,7 +8,7 @@ probe of a unique or foreign-key index per key.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -34,51 +34,80 @@ def _prefixed(alias: str, columns: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
 
-_KEYS = "{keys}"  # replaced by a per-dialect table of (a, b) pairs read from a JSON parameter
-_BY_KEY = f"{_KEYS} JOIN transactions o ON o.merchant_id = k.a AND o.out_trans_id = k.b"
+Join = Callable[[str, str, str], str]
 
-QUERIES: dict[str, tuple[str, str]] = {
-    # name: (parameter, statement)
-    "version": ("", "SELECT version FROM directory_version WHERE id = 1"),
-    "bindings": (
-        "bindings",
-        "SELECT b.client_id, b.request_id, b.merchant_id, b.out_trans_id, b.content "
-        f"FROM {_KEYS} JOIN request_bindings b ON b.client_id = k.a AND b.request_id = k.b",
-    ),
-    "transactions": (
-        "transactions",
-        f"SELECT {_prefixed('o', _TRANSACTION_COLUMNS)} FROM {_BY_KEY}",
-    ),
-    "refunds": (
-        "transactions",
-        f"SELECT {_prefixed('t', _TRANSACTION_COLUMNS)} FROM {_BY_KEY}"
-        " JOIN transactions t ON t.origin_id = o.transaction_id"
-        " ORDER BY t.transaction_id",
-    ),
-    "lines": (
-        "transactions",
-        f"SELECT {_prefixed('l', _LINE_COLUMNS)} FROM {_BY_KEY}"
-        " JOIN commission_lines l ON l.transaction_id = o.transaction_id"
-        " WHERE l.superseded_at IS NULL ORDER BY l.transaction_id, l.line_no",
-    ),
-    # What the active reversal lines of each origin's refunds have reversed, per origin line.
-    "reversed": (
-        "transactions",
-        "SELECT o.transaction_id, l.reverses_line_id, sum(l.commission_e4)"
-        f" FROM {_BY_KEY} JOIN transactions t ON t.origin_id = o.transaction_id"
-        " JOIN commission_lines l ON l.transaction_id = t.transaction_id"
-        " WHERE l.superseded_at IS NULL AND l.reverses_line_id IS NOT NULL"
-        " GROUP BY o.transaction_id, l.reverses_line_id",
-    ),
-    # Which merchants linked to the client hold a pay with a refund's originTransId.
-    "origins": (
-        "origins",
-        "SELECT cm.client_id, t.out_trans_id, t.merchant_id"
-        f" FROM {_KEYS} JOIN client_merchants cm ON cm.client_id = k.a"
-        " JOIN transactions t ON t.merchant_id = cm.merchant_id AND t.out_trans_id = k.b"
-        " WHERE t.direction = 'pay'",
-    ),
-}
+
+def _queries(join: Join) -> dict[str, tuple[str, str]]:
+    """Each read's (parameter, statement); ``join(table, alias, condition)`` writes a join of
+    ``table`` to the rows before it, for one dialect. ``{keys}`` stands for the key table."""
+    by_key = "{keys}" + join("transactions", "o", "o.merchant_id = k.a AND o.out_trans_id = k.b")
+    refunds = join("transactions", "t", "t.origin_id = o.transaction_id")
+    return {
+        # name: (parameter, statement)
+        "version": ("", "SELECT version FROM directory_version WHERE id = 1"),
+        "bindings": (
+            "bindings",
+            "SELECT b.client_id, b.request_id, b.merchant_id, b.out_trans_id, b.content FROM {keys}"
+            + join("request_bindings", "b", "b.client_id = k.a AND b.request_id = k.b"),
+        ),
+        "transactions": (
+            "transactions",
+            f"SELECT {_prefixed('o', _TRANSACTION_COLUMNS)} FROM {by_key}",
+        ),
+        "refunds": (
+            "transactions",
+            f"SELECT {_prefixed('t', _TRANSACTION_COLUMNS)} FROM {by_key}{refunds}"
+            " ORDER BY t.transaction_id",
+        ),
+        "lines": (
+            "transactions",
+            f"SELECT {_prefixed('l', _LINE_COLUMNS)} FROM {by_key}"
+            + join(
+                "commission_lines",
+                "l",
+                "l.transaction_id = o.transaction_id AND l.superseded_at IS NULL",
+            )
+            + " ORDER BY l.transaction_id, l.line_no",
+        ),
+        # What the active reversal lines of each origin's refunds have reversed, per origin line.
+        "reversed": (
+            "transactions",
+            f"SELECT o.transaction_id, l.reverses_line_id, sum(l.commission_e4) FROM {by_key}"
+            + refunds
+            + join(
+                "commission_lines",
+                "l",
+                "l.transaction_id = t.transaction_id AND l.superseded_at IS NULL"
+                " AND l.reverses_line_id IS NOT NULL",
+            )
+            + " GROUP BY o.transaction_id, l.reverses_line_id",
+        ),
+        # Which merchants linked to the client hold a pay with a refund's originTransId.
+        "origins": (
+            "origins",
+            "SELECT cm.client_id, t.out_trans_id, t.merchant_id FROM {keys}"
+            + join("client_merchants", "cm", "cm.client_id = k.a")
+            + join(
+                "transactions",
+                "t",
+                "t.merchant_id = cm.merchant_id AND t.out_trans_id = k.b AND t.direction = 'pay'",
+            ),
+        ),
+    }
+
+
+def _join_sqlite(table: str, alias: str, condition: str) -> str:
+    return f" JOIN {table} {alias} ON {condition}"
+
+
+def _join_postgres(table: str, alias: str, condition: str) -> str:
+    """A lateral probe per row before it: ``OFFSET 0`` keeps PostgreSQL from flattening it
+    into a join it may plan as a hash join over a sequential scan (its estimate of the keys'
+    count is a constant 100, and a plan cached while a table was small stays)."""
+    return f" CROSS JOIN LATERAL (SELECT * FROM {table} {alias} WHERE {condition} OFFSET 0) {alias}"
+
+
+QUERIES = _queries(_join_sqlite)  # the statement names and parameters are the same on both
 EXISTING_ONLY = ("refunds", "lines", "reversed")  # empty unless some transaction exists
 
 
@@ -97,9 +126,13 @@ def key_table(dialect: str, parameter: str) -> str:
 
 def statements(dialect: str) -> dict[str, tuple[str, str]]:
     """Each read's parameter name and its statement, for one dialect."""
+    queries = _queries(_join_postgres if dialect == "postgresql" else _join_sqlite)
     return {
-        name: (parameter, sql.replace(_KEYS, key_table(dialect, parameter) if parameter else ""))
-        for name, (parameter, sql) in QUERIES.items()
+        name: (
+            parameter,
+            sql.replace("{keys}", key_table(dialect, parameter) if parameter else ""),
+        )
+        for name, (parameter, sql) in queries.items()
     }
 
 
