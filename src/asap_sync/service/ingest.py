@@ -106,7 +106,8 @@ class Ingestor:
                     target=self._drain, name="asap-sync-writer", daemon=True
                 )
                 self._thread.start()
-        self._work.set()
+        if not self._work.is_set():  # the writer may be waiting: wake it
+            self._work.set()
         assert job.future is not None
         return await job.future
 

@@ -4,7 +4,7 @@ It holds one driver connection, used by one batch at a time (the ingestor's writ
 statements go straight to the DBAPI, as plain SQL, with no per-sync ORM work.
 
 - A read runs every statement of :mod:`asap_sync.storage.ledger_read` at one snapshot: on
-  PostgreSQL in one pipeline (one round trip), on SQLite in one read transaction.
+  PostgreSQL as one statement (one round trip), on SQLite in one read transaction.
 - An apply writes the plan in one transaction: on PostgreSQL one statement, which commits on
   its own (:mod:`asap_sync.storage.ledger_postgres`); on SQLite one ``BEGIN IMMEDIATE``
   (:mod:`asap_sync.storage.ledger_sqlite`).
@@ -22,7 +22,13 @@ from asap_sync.service.ports import LedgerKeys, LedgerView, WritePlan
 from asap_sync.storage import ledger_sqlite
 from asap_sync.storage.engine import write_lock
 from asap_sync.storage.ledger_postgres import APPLY, plan_json
-from asap_sync.storage.ledger_read import EXISTING_ONLY, key_parameters, statements, view_of
+from asap_sync.storage.ledger_read import (
+    EXISTING_ONLY,
+    key_parameters,
+    one_statement_postgres,
+    statements,
+    view_of,
+)
 
 log = logging.getLogger("asap_sync.ledger")
 
@@ -30,6 +36,7 @@ T = TypeVar("T")
 
 # A concurrent writer took a key first (or the two deadlocked): decide the batch again.
 CONTENTION_SQLSTATES = frozenset({"23505", "40P01", "40001"})
+READ_POSTGRES = one_statement_postgres()
 
 
 class SqlLedger:
@@ -43,13 +50,14 @@ class SqlLedger:
 
     def read(self, keys: LedgerKeys) -> LedgerView:
         parameters = key_parameters(keys)
+        if self._postgres:
+            return view_of(self._with_driver(lambda conn: _read_postgres(conn, parameters)))
         wanted = [
             name
             for name, (parameter, _) in self._reads.items()
             if name == "version" or (parameter and parameters[parameter] != "[]")
         ]
-        reader = self._read_postgres if self._postgres else self._read_sqlite
-        return view_of(self._with_driver(lambda conn: reader(conn, wanted, parameters)))
+        return view_of(self._with_driver(lambda conn: self._read_sqlite(conn, wanted, parameters)))
 
     def apply(self, plan: WritePlan) -> frozenset[int]:
         if not plan.syncs:
@@ -69,23 +77,6 @@ class SqlLedger:
             driver.invalidate()  # its state is unknown: never used again
             raise
 
-    def _read_postgres(
-        self, conn: Any, wanted: list[str], parameters: dict[str, str]
-    ) -> dict[str, list[Any]]:
-        conn.autocommit = True
-        cursors = {name: conn.cursor() for name in wanted}
-        try:
-            with conn.pipeline():
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                for name, cursor in cursors.items():
-                    parameter, sql = self._reads[name]
-                    cursor.execute(sql, {parameter: parameters[parameter]} if parameter else None)
-                conn.execute("COMMIT")
-            return {name: cursor.fetchall() for name, cursor in cursors.items()}
-        finally:
-            for cursor in cursors.values():
-                cursor.close()
-
     def _read_sqlite(
         self, conn: Any, wanted: list[str], parameters: dict[str, str]
     ) -> dict[str, list[Any]]:
@@ -104,6 +95,22 @@ class SqlLedger:
         finally:
             cursor.close()
         return rows
+
+
+def _read_postgres(conn: Any, parameters: dict[str, str]) -> dict[str, list[Any]]:
+    """One statement (one snapshot, one round trip); its JSON arrays made rows again."""
+    conn.autocommit = True
+    cursor = conn.cursor()
+    try:
+        cursor.execute(READ_POSTGRES, parameters)
+        row = cursor.fetchone()
+        names = [column.name for column in cursor.description]
+    finally:
+        cursor.close()
+    rows: dict[str, list[Any]] = {"version": [] if row[0] is None else [(row[0],)]}
+    for name, found in zip(names[1:], row[1:], strict=True):
+        rows[name] = [tuple(item.values()) for item in found]
+    return rows
 
 
 def _apply_postgres(conn: Any, plan: WritePlan) -> frozenset[int]:

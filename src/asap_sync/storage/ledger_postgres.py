@@ -22,12 +22,11 @@ every sync of the batch is then decided again, and finds the twin's rows.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from asap_sync.service.ports import SyncWrites
-from asap_sync.storage.ledger_rows import dump_content, dump_headers
+from asap_sync.storage.ledger_rows import compact_json, dump_content, dump_headers
 
 _INPUT = (
     "n integer, client_id text, key_version integer, method text, path text, "
@@ -139,7 +138,7 @@ def plan_json(syncs: Sequence[SyncWrites]) -> str:
     """The statement's input: one object per sync, in the order of their bindings (so that
     concurrent batches take their locks in the same order)."""
     ordered = sorted(syncs, key=lambda s: (s.binding.client_id, s.binding.request_id))
-    return json.dumps([_row(sync) for sync in ordered], ensure_ascii=False, separators=(",", ":"))
+    return compact_json([_row(sync) for sync in ordered])
 
 
 def _row(sync: SyncWrites) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from asap_sync.domain.model import (
     Transaction,
 )
 from asap_sync.service.ports import Binding, LedgerKeys, LedgerView, StoredTransaction
+from asap_sync.storage.ledger_rows import compact_json
 
 _TRANSACTION_COLUMNS = (
     "transaction_id, merchant_id, out_trans_id, direction, trans_date, amount_minor, status, "
@@ -136,6 +137,19 @@ def statements(dialect: str) -> dict[str, tuple[str, str]]:
     }
 
 
+def one_statement_postgres() -> str:
+    """Every read of :func:`statements` as one PostgreSQL statement, which sees one snapshot
+    (no transaction to open and close): one row, each read's rows as a JSON array of objects
+    in its column order."""
+    columns = []
+    for name, (_, sql) in statements("postgresql").items():
+        if name == "version":
+            columns.append(f"({sql}) AS version")
+        else:
+            columns.append(f"(SELECT coalesce(json_agg(r), '[]') FROM ({sql}) AS r) AS {name}")
+    return "SELECT " + ", ".join(columns)
+
+
 def key_parameters(keys: LedgerKeys) -> dict[str, str]:
     """The JSON parameters of the reads."""
     return {
@@ -146,7 +160,7 @@ def key_parameters(keys: LedgerKeys) -> dict[str, str]:
 
 
 def _pairs(pairs: Iterable[tuple[str, str]]) -> str:
-    return json.dumps([{"a": a, "b": b} for a, b in sorted(pairs)], ensure_ascii=False)
+    return compact_json([{"a": a, "b": b} for a, b in sorted(pairs)])
 
 
 def as_utc(value: Any) -> datetime:
