@@ -21,6 +21,7 @@ queued sync (up to ``max_batch``) and, for the batch:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import Sequence
@@ -62,6 +63,7 @@ class _Job:
     answer: Answer | None = None
     error: BaseException | None = None
     future: asyncio.Future[Answer] | None = None  # an event loop awaits it
+    context: contextvars.Context | None = None  # the awaiting request's (its id, its trace)
 
 
 def _settle(jobs: list[_Job]) -> None:
@@ -96,7 +98,11 @@ class Ingestor:
     async def enqueue(self, sync: PendingSync) -> Answer:
         """From an event loop: the sync's answer once everything it wrote is durable (as
         :meth:`submit`; a failure to write is raised)."""
-        job = _Job(sync, future=asyncio.get_running_loop().create_future())
+        job = _Job(
+            sync,
+            future=asyncio.get_running_loop().create_future(),
+            context=contextvars.copy_context(),
+        )
         with self._queue_lock:
             if self._closing:
                 raise RuntimeError("the ingestor is closed")
@@ -160,14 +166,16 @@ class Ingestor:
         return [job.error if job.error is not None else _answer(job) for job in jobs]
 
     def _write_next(self) -> None:
+        """Write the next batch, as part of its first request when an event loop awaits it
+        (in that request's context: its trace, its log lines)."""
         with self._queue_lock:
             batch = self._queue[: self.max_batch]
             del self._queue[: self.max_batch]
         if not batch:
             return
+        context = batch[0].context
         try:
-            with self.observer.step("batch_write", size=len(batch)):
-                again = self._round(batch)
+            again = context.run(self._step, batch) if context is not None else self._step(batch)
         except BaseException as exc:
             self.observer.database_error(operation="batch_write")
             for job in batch:
@@ -177,6 +185,10 @@ class Ingestor:
         with self._queue_lock:
             self._queue[:0] = again
         _notify([job for job in batch if job.done and job.future is not None])
+
+    def _step(self, batch: list[_Job]) -> list[_Job]:
+        with self.observer.step("batch_write", size=len(batch)):
+            return self._round(batch)
 
     def _round(self, batch: list[_Job]) -> list[_Job]:
         """Decide and write one batch; the jobs to decide again."""
