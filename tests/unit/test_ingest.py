@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -183,3 +187,87 @@ def test_a_goods_update_rewrites_the_pay_lines_and_its_refunds_reversals() -> No
         (x.line.rule_kind, x.line.commission_e4) for x in ledger.lines.values() if x.active
     )
     assert active == [("fixed", 5000 * 10000), ("reversal", -2500 * 10000)]
+
+
+# The event loop's front door: one writer thread, answers handed back once per batch.
+
+
+def test_syncs_awaited_on_an_event_loop_are_written_by_one_thread_in_shared_batches() -> None:
+    writers: set[str] = set()
+
+    class Slow(FakeLedger):
+        """Holds each apply a little, as a commit would, so that the loop queues meanwhile."""
+
+        def apply(self, plan: WritePlan) -> frozenset[int]:
+            writers.add(threading.current_thread().name)
+            time.sleep(0.02)
+            return super().apply(plan)
+
+    ledger = Slow()
+    service = ingestor(ledger)
+    syncs = [pending(sync_body(requestId=f"q{n}", outTransId=f"T{n}")) for n in range(40)]
+
+    async def all_of_them() -> list[Any]:
+        return await asyncio.gather(*(service.enqueue(s) for s in syncs))
+
+    try:
+        assert asyncio.run(all_of_them()) == [Outcome.CREATED] * 40
+    finally:
+        service.close()
+    assert len(ledger.rows) == 40
+    assert ledger.applies < 40  # what queued while a batch was written went in the next one
+    assert writers == {"asap-sync-writer"}
+
+
+def test_an_awaited_sync_whose_batch_cannot_be_written_raises_and_nothing_hangs() -> None:
+    class Broken(FakeLedger):
+        def apply(self, plan: WritePlan) -> frozenset[int]:
+            raise RuntimeError("disk full")
+
+    service = ingestor(Broken())
+
+    async def one() -> Any:
+        return await service.enqueue(pending(sync_body()))
+
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            asyncio.run(asyncio.wait_for(one(), timeout=10))
+        # The writer survives the failure and writes the next batch.
+        service.ledger = FakeLedger()
+        service.ledger.links.add((CLIENT_ID, MERCHANT_ID))
+        assert asyncio.run(asyncio.wait_for(one(), timeout=10)) is Outcome.CREATED
+    finally:
+        service.close()
+
+
+def test_a_batch_is_written_in_its_first_requests_context() -> None:
+    seen: list[str | None] = []
+    marker: contextvars.ContextVar[str | None] = contextvars.ContextVar("marker", default=None)
+
+    class Watching(FakeLedger):
+        def apply(self, plan: WritePlan) -> frozenset[int]:
+            seen.append(marker.get())
+            return super().apply(plan)
+
+    service = ingestor(Watching())
+
+    async def one() -> Any:
+        marker.set("request-1")
+        return await service.enqueue(pending(sync_body()))
+
+    try:
+        assert asyncio.run(one()) is Outcome.CREATED
+    finally:
+        service.close()
+    assert seen == ["request-1"]
+
+
+def test_a_closed_ingestor_refuses_new_syncs() -> None:
+    service = ingestor(FakeLedger())
+    service.close()
+
+    async def one() -> Any:
+        return await service.enqueue(pending(sync_body()))
+
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(one())
