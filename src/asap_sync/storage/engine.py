@@ -79,7 +79,7 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         secure_database_files(Path(database))
-    # A pool as large as the request threads: a connection opened past the pool is closed on
+    # A pool as large as the threads that use it: a connection opened past the pool is closed on
     # return, and opening one costs its pragmas (WAL mode, synchronous, busy timeout).
     engine = create_engine(
         url,
