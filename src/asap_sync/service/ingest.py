@@ -127,21 +127,28 @@ class Ingestor:
             thread.join()
 
     def _drain(self) -> None:
-        """The writer thread: writes batches while syncs are queued, then waits for more."""
+        """The writer thread: writes batches while syncs are queued, then waits for more.
+
+        The wake-up flag stays set while it writes, so a sync queued meanwhile costs no
+        wake-up; it is cleared only when the queue is found empty (and the queue looked at
+        once more, so that a sync queued in between is not left waiting)."""
         while True:
-            self._work.wait()
-            self._work.clear()
-            while True:
+            with self._queue_lock:
+                empty, closing = not self._queue, self._closing
+            if empty:
+                if closing:
+                    return
+                self._work.clear()
                 with self._queue_lock:
-                    if not self._queue:
-                        if self._closing:
-                            return
-                        break
-                try:
-                    with self._writer:
-                        self._write_next()
-                except Exception:  # never lose the writer: its waiting syncs would hang
-                    log.exception("the writer failed outside a batch; it goes on")
+                    empty = not self._queue and not self._closing
+                if empty:
+                    self._work.wait()
+                continue
+            try:
+                with self._writer:
+                    self._write_next()
+            except Exception:  # never lose the writer: its waiting syncs would hang
+                log.exception("the writer failed outside a batch; it goes on")
 
     def submit(self, sync: PendingSync) -> Answer:
         """The sync's answer, once everything it wrote is durable. ``Pending.DIRECTORY_MOVED``
