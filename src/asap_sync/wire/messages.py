@@ -303,8 +303,8 @@ class SyncResult(_Model):
 
     @classmethod
     def ok(cls) -> SyncResult:
-        """The success answer."""
-        return cls(success=True, invoke_result="SUCCESS")
+        """The success answer (one shared instance: it never changes)."""
+        return _OK
 
     @classmethod
     def failed(cls, code: ResultCode, context: str | None = None) -> SyncResult:
@@ -318,8 +318,14 @@ class SyncResult(_Model):
 
     def to_bytes(self) -> bytes:
         """Compact JSON in the documented key order."""
+        if self is _OK:
+            return _OK_BYTES
         data = self.model_dump(by_alias=True, exclude_none=True)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+_OK = SyncResult(success=True, invoke_result="SUCCESS")
+_OK_BYTES = b'{"success":true,"invokeResult":"SUCCESS"}'
 
 
 def parse_sync_result(raw: bytes) -> SyncResult:
