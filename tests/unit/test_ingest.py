@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import threading
 import time
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import pytest
 from asap_sync.domain.errors import IdempotencyConflict, RefundExceedsOrigin
 from asap_sync.domain.model import Contract, Rule
 from asap_sync.service.decide import AcceptPolicy, Outcome, Pending, PendingSync
-from asap_sync.service.ingest import Contended, Ingestor
+from asap_sync.service.ingest import IDLE_CHECK_SECONDS, Contended, Ingestor
 from asap_sync.service.ports import SignedRequest, WritePlan
 from asap_sync.service.sync_command import to_command
 from asap_sync.wire import ENDPOINT_PATH
@@ -271,3 +272,14 @@ def test_a_closed_ingestor_refuses_new_syncs() -> None:
 
     with pytest.raises(RuntimeError, match="closed"):
         asyncio.run(one())
+
+
+def test_the_writer_of_an_ingestor_nobody_holds_any_more_ends() -> None:
+    service = ingestor(FakeLedger())
+    assert asyncio.run(service.enqueue(pending(sync_body()))) is Outcome.CREATED
+    writer = service._thread
+    assert writer is not None and writer.is_alive()
+    del service
+    gc.collect()
+    writer.join(timeout=10 * IDLE_CHECK_SECONDS)
+    assert not writer.is_alive()  # it held neither the ingestor nor its ledger

@@ -24,6 +24,7 @@ import asyncio
 import contextvars
 import logging
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ log = logging.getLogger("asap_sync.ingest")
 
 MAX_BATCH = 64
 MAX_CONTENDED = 16  # rounds a sync may lose to writes of other processes before giving up
+IDLE_CHECK_SECONDS = 1.0  # how often an idle writer looks whether its ingestor is still used
 
 
 def _answer(job: _Job) -> Answer:
@@ -109,8 +111,9 @@ class Ingestor:
             self._queue.append(job)
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._drain, name="asap-sync-writer", daemon=True
+                    target=_writer, args=(weakref.ref(self), self._work), daemon=True
                 )
+                self._thread.name = "asap-sync-writer"
                 self._thread.start()
         if not self._work.is_set():  # the writer may be waiting: wake it
             self._work.set()
@@ -126,23 +129,20 @@ class Ingestor:
         if thread is not None:
             thread.join()
 
-    def _drain(self) -> None:
-        """The writer thread: writes batches while syncs are queued, then waits for more.
+    def _drain(self) -> bool:
+        """Write batches while syncs are queued; False once the queue is found empty.
 
-        The wake-up flag stays set while it writes, so a sync queued meanwhile costs no
-        wake-up; it is cleared only when the queue is found empty (and the queue looked at
-        once more, so that a sync queued in between is not left waiting)."""
+        The wake-up flag stays set while the writer writes, so a sync queued meanwhile costs no
+        wake-up; it is cleared only when the queue is found empty (and the queue looked at once
+        more, so that a sync queued in between is not left waiting)."""
         while True:
             with self._queue_lock:
-                empty, closing = not self._queue, self._closing
+                empty = not self._queue
             if empty:
-                if closing:
-                    return
                 self._work.clear()
                 with self._queue_lock:
-                    empty = not self._queue and not self._closing
-                if empty:
-                    self._work.wait()
+                    if not self._queue:
+                        return not self._closing
                 continue
             try:
                 with self._writer:
@@ -230,6 +230,18 @@ class Ingestor:
                 log.error("gave up on a sync after %d contended rounds", job.contended)
                 job.error, job.done = Contended("the sync kept meeting concurrent writes"), True
         return again
+
+
+def _writer(ingestor: weakref.ref[Ingestor], work: threading.Event) -> None:
+    """The writer thread of one ingestor: drains its queue, then waits to be woken. It holds
+    the ingestor only while it writes, so an ingestor nobody uses any more (and its database
+    connection) can go, and its writer with it."""
+    while True:
+        current = ingestor()
+        if current is None or not current._drain():
+            return
+        del current
+        work.wait(timeout=IDLE_CHECK_SECONDS)
 
 
 def _notify(jobs: list[_Job]) -> None:
