@@ -1,4 +1,5 @@
-"""``asap-sync health``: is a server up and its database reachable (GET /healthz)?"""
+"""``asap-sync health``: is a server ready to take syncs (GET /readyz: its database reachable,
+its schema current, the platform key loaded)?"""
 
 from __future__ import annotations
 
@@ -24,14 +25,19 @@ def _default_url() -> str:
 
 
 def _probe(url: str) -> str | None:
-    """None when healthy, else why not."""
+    """None when ready, else why not (the server's own reasons when it gives them)."""
     try:
-        answer = httpx.get(f"{url}/healthz", timeout=2.0)
+        answer = httpx.get(f"{url}/readyz", timeout=5.0)
     except httpx.HTTPError as exc:
         return f"no answer from {url}: {exc}"
-    if answer.status_code != 200:
-        return f"{url}/healthz answered HTTP {answer.status_code}"
-    return None
+    if answer.status_code == 200:
+        return None
+    try:
+        checks = answer.json().get("checks", {})
+        reasons = "; ".join(f"{name}: {why}" for name, why in checks.items() if why != "ok")
+    except (ValueError, AttributeError):
+        reasons = ""
+    return f"{url}/readyz answered HTTP {answer.status_code}" + (f" ({reasons})" if reasons else "")
 
 
 def health(
@@ -51,7 +57,7 @@ def health(
     ] = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """Check that a server answers GET /healthz (it checks its database too); exit 3 if not.
+    """Check that a server is ready (GET /readyz: database, schema, platform key); exit 3 if not.
 
     `asap-sync health --wait 60` after starting `asap-sync serve &` waits until it is ready.
     """
