@@ -176,6 +176,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--only", choices=["baseline", "product"], help="one variant (profiling)")
     options = parser.parse_args()
     keys = Keys.load(generate_private_key())
     total = options.warmup + options.requests
@@ -183,12 +184,16 @@ def main() -> None:
     for round_no in range(options.rounds):
         signed = presign(total, f"r{round_no}", keys)
         order = ["baseline", "product"] if round_no % 2 == 0 else ["product", "baseline"]
+        if options.only:
+            order = [options.only]
         for name in order:
             ms, _ = measure(
                 name, options.db, signed[options.warmup :], signed[: options.warmup], keys, False
             )
             figures[name].append(ms)
             print(f"round {round_no + 1}: {name:8} {ms:.3f} CPU ms/request", flush=True)
+    if options.only:
+        return
     base, product = (statistics.median(figures[n]) for n in ("baseline", "product"))
     print(f"\n{options.db}: baseline {base:.3f}, product {product:.3f} CPU ms/request (medians)")
     print(
