@@ -22,6 +22,8 @@ from asap_sync.service.operators import record_change
 from asap_sync.service.settlement import assign_period, close_period
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.audit_queries import audit_queries
+from asap_sync.storage.console_queries import console_queries
+from asap_sync.storage.console_summaries import DaySummaries
 from asap_sync.storage.settlement import SqlSettlementUnitOfWork
 from asap_sync.storage.statement_queries import statement_queries
 from asap_sync.wire import parse_sync_body
@@ -32,8 +34,9 @@ VIOLATIONS_KEPT = 1000
 
 def periods_page(ask: Ask) -> Response:
     """Every period with its status, statements and what is still PENDING."""
-    with statement_queries(ask.console.engine) as q:
-        periods = list(q.periods())
+    DaySummaries(ask.console.engine).ensure_all(ask.console.clock())
+    with console_queries(ask.console.engine) as q:
+        periods = q.periods()
     return ask.render("periods.html", periods=periods)
 
 

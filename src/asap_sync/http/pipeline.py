@@ -272,6 +272,7 @@ class SignedApis:
             merchant_id=rejected.merchant,
             request_id=rejected.request_id,
             out_trans_id=rejected.out_trans_id,
+            source=source,
         )
         unauthenticated = not outcome.authenticated and rejected.code != ResultCode.SYSTEM_ERROR
         try:

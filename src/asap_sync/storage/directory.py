@@ -169,6 +169,7 @@ class SqlRejectionLog:
                 "out_trans_id": r.out_trans_id,
                 "code": r.code,
                 "context": r.context,
+                "source": r.source,
             }
             for r in batch
         ]
