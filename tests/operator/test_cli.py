@@ -11,7 +11,8 @@ import pytest
 from asap_sync import wire
 from asap_sync.bootstrap import engine_for
 from asap_sync.config import Settings
-from asap_sync.storage.directory import SqlKeyUse
+from asap_sync.service.ports import Rejection
+from asap_sync.storage.directory import SqlKeyUse, SqlRejectionLog
 from tests import kit
 
 from .conftest import Cli
@@ -209,3 +210,16 @@ def test_clients_and_keys_list_show_when_a_key_was_last_used(cli: Cli, data_dir:
     table = cli("clients", "list").output
     assert "last used" in table and "2026-01-05" in table
     assert "last used" in cli("keys", "list").output
+
+
+def test_rejections_list_shows_the_callers_address(cli: Cli, data_dir: Path) -> None:
+    init_with_client(cli)
+    engine = engine_for(Settings(data_dir=data_dir))
+    at = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
+    SqlRejectionLog(engine).record(
+        Rejection(received_at=at, code="INVALID_SIGNATURE", context="x", source="203.0.113.9")
+    )
+    engine.dispose()
+    [found] = json.loads(cli("rejections", "list", "--json").output)
+    assert found["source"] == "203.0.113.9"
+    assert "203.0.113.9" in cli("rejections", "list").output

@@ -108,6 +108,7 @@ class RejectionRecord:
     merchant_id: str | None = None
     request_id: str | None = None
     out_trans_id: str | None = None
+    source: str | None = None  # the caller's address (not recorded before migration 0008)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -288,6 +288,7 @@ class SqlAdminRepository:
                 merchant_id=r.merchant_id,
                 request_id=r.request_id,
                 out_trans_id=r.out_trans_id,
+                source=r.source,
             )
             for r in rows
         ]
