@@ -29,7 +29,7 @@ from asap_sync.storage.statement_queries import statement_queries
 from asap_sync.wire import parse_sync_body
 
 LINES_SHOWN = 500
-INLINE_WAIT = 2.0  # seconds a preview may take to be shown at once (and not kept)
+INLINE_WAIT = 0.25  # seconds a preview may take to be shown at once (and not kept)
 VIOLATIONS_KEPT = 1000
 
 
