@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +17,12 @@ from asap_sync.service.audit_signatures import SignatureChecker
 from asap_sync.service.console_views import RejectionSearch, TransactionSearch
 from asap_sync.service.operator_ports import Role
 from asap_sync.storage.console_queries import console_queries
-from asap_sync.storage.console_summaries import DaySummaries, day_start, last_summarizable
+from asap_sync.storage.console_summaries import (
+    DaySummaries,
+    day_start,
+    last_summarizable,
+    utc_day,
+)
 
 OVERVIEW_DAYS = 14
 PAGE_SIZE = 50
@@ -27,7 +32,7 @@ RATE_WINDOW = timedelta(minutes=5)
 def overview(ask: Ask) -> Response:
     """Syncs per day by result, commission per merchant per month, what awaits, last audit."""
     now = ask.console.clock()
-    today = now.astimezone(UTC).date()
+    today = utc_day(now)
     days = [today - timedelta(days=n) for n in range(OVERVIEW_DAYS - 1, -1, -1)]
     DaySummaries(ask.console.engine).ensure(days[0], today, now)
     with console_queries(ask.console.engine) as q:
@@ -180,7 +185,7 @@ def rejections_page(ask: Ask) -> Response:
         since=now - timedelta(days=max(1, min(days, 90))),
         until=now + timedelta(seconds=1),
     )
-    DaySummaries(ask.console.engine).ensure(search.since.date(), search.until.date(), now)
+    DaySummaries(ask.console.engine).ensure(utc_day(search.since), utc_day(search.until), now)
     with console_queries(ask.console.engine) as q:
         groups = q.rejection_groups(search)
     return ask.render(

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, func, select, text, tuple_
 from sqlalchemy.orm import aliased
 
-from asap_sync.domain.settlement import PeriodStatus, Statement
+from asap_sync.domain.settlement import Statement
 from asap_sync.service.console_views import (
     CommissionLineRow,
     MerchantMonth,
@@ -28,14 +28,15 @@ from asap_sync.storage.console_summaries import (
     DAY,
     REJECTED,
     Span,
-    _aware,
+    aware_utc,
     day_start,
     live_spans,
     summarized_days,
     summary_rows,
+    utc_day,
 )
 from asap_sync.storage.engine import READ_ONLY
-from asap_sync.storage.statement_queries import statement_from_row
+from asap_sync.storage.statement_queries import period_info, statement_from_row
 from asap_sync.storage.tables import (
     client_keys,
     commission_lines,
@@ -120,7 +121,7 @@ class SqlConsoleQueries:
     def first_day(self) -> date | None:
         """The UTC day of the first accepted sync."""
         first = self.conn.execute(select(func.min(transactions.c.accepted_at))).scalar_one()
-        return None if first is None else _aware(first).date()
+        return None if first is None else utc_day(aware_utc(first))
 
     def pending_in(self, period: str) -> int:
         """PENDING transactions of ``period``, counted live (the status index)."""
@@ -233,7 +234,7 @@ class SqlConsoleQueries:
         spans, done = live_spans(
             search.since,
             search.until,
-            summarized_days(self.conn, search.since.date(), search.until.date() + DAY),
+            summarized_days(self.conn, utc_day(search.since), utc_day(search.until) + DAY),
         )
         c = console_day_counts
         where = []
@@ -291,8 +292,8 @@ class SqlConsoleQueries:
                     client_id=g.client_id,
                     source=g.source,
                     count=int(g.n),
-                    first_at=_aware(g.first_at),
-                    last_at=_aware(g.last_at),
+                    first_at=aware_utc(g.first_at),
+                    last_at=aware_utc(g.last_at),
                 )
                 for g in self.conn.execute(query)
             ]
@@ -318,17 +319,7 @@ class SqlConsoleQueries:
                 count = unclosed.get(period, 0)
             else:
                 count = self.pending_in(period)
-            infos.append(
-                PeriodInfo(
-                    period=period,
-                    status=PeriodStatus(row.status) if row else PeriodStatus.OPEN,
-                    statement_count=(row.statement_count or 0) if row else 0,
-                    transaction_count=(row.transaction_count or 0) if row else 0,
-                    pending_count=count,
-                    closed_at=row.closed_at if row else None,
-                    assigned_at=row.assigned_at if row else None,
-                )
-            )
+            infos.append(period_info(period, row, count))
         return infos
 
     def periods_awaiting(self) -> Sequence[tuple[str, str]]:

@@ -38,9 +38,14 @@ def day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def utc_day(moment: datetime) -> date:
+    """The UTC day ``moment`` falls on."""
+    return moment.astimezone(UTC).date()
+
+
 def last_summarizable(now: datetime) -> date:
     """The first day that is not summarized yet at ``now`` (every earlier one may be)."""
-    return (now.astimezone(UTC) - SETTLED).date()
+    return utc_day(now - SETTLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,7 @@ def live_spans(
     days: list[str] = []
     cursor = start
     while cursor < end:
-        day = cursor.astimezone(UTC).date()
+        day = utc_day(cursor)
         following = min(day_start(day) + DAY, end)
         whole = cursor == day_start(day) and following == day_start(day) + DAY
         if whole and day.isoformat() in done:
@@ -113,7 +118,7 @@ class DaySummaries:
                 conn.execute(select(func.min(transactions.c.accepted_at))).scalar_one(),
                 conn.execute(select(func.min(rejections.c.received_at))).scalar_one(),
             ]
-        known = [_aware(f).date() for f in firsts if f is not None]
+        known = [utc_day(aware_utc(f)) for f in firsts if f is not None]
         if known:
             self.ensure(min(known), last_summarizable(now), now)
 
@@ -196,8 +201,8 @@ def _count_row(day: date, kind: str, r: Any, **keys: str) -> dict[str, Any]:
         "source": "",
         **keys,
         "count": int(r.n),
-        "first_at": _aware(r.first_at),
-        "last_at": _aware(r.last_at),
+        "first_at": aware_utc(r.first_at),
+        "last_at": aware_utc(r.last_at),
     }
 
 
@@ -219,7 +224,7 @@ def summary_rows(conn: Connection, kind: str, days: Sequence[str], *where: Any) 
     return list(conn.execute(query))
 
 
-def _aware(value: Any) -> datetime:
+def aware_utc(value: Any) -> datetime:
     # Aggregates bypass the column type on SQLite: text comes back, UTC by construction.
     moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
