@@ -68,7 +68,8 @@ REJECTIONS = {
     "CASE n % 4 WHEN 0 THEN 'INVALID_SIGNATURE' WHEN 1 THEN 'REQUEST_PARAM_ILLEGAL' "
     "WHEN 2 THEN 'REPEAT_REQ_INCONSISTENT' ELSE 'REQUEST_TRAFFIC_EXCEED_LIMIT' END, '{}' FROM seq",
     "postgresql": "INSERT INTO rejections (received_at, client_id, merchant_id, code, context) "
-    "SELECT TIMESTAMPTZ '2026-01-01 00:00:00+00' + make_interval(secs => n::bigint * 2419200 / :r), "
+    "SELECT TIMESTAMPTZ '2026-01-01 00:00:00+00' "
+    "+ make_interval(secs => n::bigint * 2419200 / :r), "
     "'bench-' || (n % 7), 'M' || (n % 200), "
     "CASE n % 4 WHEN 0 THEN 'INVALID_SIGNATURE' WHEN 1 THEN 'REQUEST_PARAM_ILLEGAL' "
     "WHEN 2 THEN 'REPEAT_REQ_INCONSISTENT' ELSE 'REQUEST_TRAFFIC_EXCEED_LIMIT' END, '{}' "
