@@ -26,9 +26,10 @@ from asap_sync.logs import configure_logging, logging_config
 from asap_sync.service.decide import AcceptPolicy
 from asap_sync.service.directory import Directory, PlatformKey
 from asap_sync.service.ingest import Ingestor
+from asap_sync.service.key_use import KeyUse
 from asap_sync.service.observer import Observer, combine
 from asap_sync.storage.admin import SqlAdminSessions
-from asap_sync.storage.directory import SqlDirectoryReader, SqlRejectionLog
+from asap_sync.storage.directory import SqlDirectoryReader, SqlKeyUse, SqlRejectionLog
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.file_modes import secure_data_dir
 from asap_sync.storage.key_custody import PlatformKeys, load_platform_keys
@@ -102,6 +103,7 @@ def build_app(
         ),
         observer=observer,
         threads=settings.threads,
+        key_use=KeyUse(SqlKeyUse(engine).record_key_use),
     )
 
     def healthy() -> bool:

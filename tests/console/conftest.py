@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 
 from asap_sync.bootstrap import build_admin_app
 from asap_sync.config import Settings
+from asap_sync.console import pages_settlement
 from asap_sync.service.operator_ports import Actor, Role
 from asap_sync.service.operators import add_operator
 from asap_sync.storage.engine import make_engine
@@ -99,3 +100,10 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
     app = build_admin_app(settings, engine=engine, clock=lambda: ledger.now)
     yield Site(engine=engine, ledger=ledger, app=app)
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _small_previews_shown_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loaded test machine may take longer than the page waits for a small close preview:
+    the tests reading a preview's rows wait for it (the background path has its own tests)."""
+    monkeypatch.setattr(pages_settlement, "INLINE_WAIT", 30.0)

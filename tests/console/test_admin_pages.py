@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from asap_sync.service.operator_ports import ChangeFilter
 from asap_sync.service.operators import list_changes
+from asap_sync.storage.directory import SqlKeyUse
 from asap_sync.storage.operators import SqlOperatorSessions
 from asap_sync.wire import generate_private_key, public_key_base64
 from tests.console.conftest import PASSWORD, Site, csrf_of, login
+from tests.settlement.kit import CLIENT
 
 
 def _post(site: Site, who: str, path: str, page: str, /, **fields: str) -> str:
@@ -158,3 +162,12 @@ def test_the_transaction_search_pages_backwards_with_a_keyset(site: Site) -> Non
     assert "refund-1" in by_origin
     by_request = client.get("/console/transactions?request_id=r-1").text
     assert "pay-1" in by_request and "pay-3" not in by_request
+
+
+def test_the_clients_page_shows_when_each_key_was_last_used(site: Site) -> None:
+    page = site.login("vic").get("/console/clients").text
+    assert "last used" in page and "2026-01-07" not in page
+    used = datetime(2026, 1, 7, 4, 0, tzinfo=UTC)
+    SqlKeyUse(site.engine).record_key_use({(CLIENT, 1): used})
+    page = site.login("vic").get("/console/clients").text
+    assert page.count("2026-01-07") == 2  # the client's row and its key's row

@@ -13,8 +13,9 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -22,8 +23,10 @@ from sqlalchemy import Engine, insert
 
 from asap_sync.bootstrap import build_admin_app
 from asap_sync.config import Settings
+from asap_sync.console import pages_settlement
 from asap_sync.domain.money import format_minor_hkd
 from asap_sync.service import exports
+from asap_sync.storage.directory import SqlKeyUse
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.migrate import upgrade
 from asap_sync.storage.statement_queries import statement_queries
@@ -75,6 +78,7 @@ def _busy_fortnight(ledger: Ledger, engine: Engine) -> None:
                     "merchant_id": "M-1",
                     "code": code,
                     "context": "{}",
+                    "source": f"192.0.2.{n + 1}",
                 }
                 for k in range((day + n) % 4)
             ]
@@ -297,3 +301,50 @@ def test_a_csv_export_downloads_the_bytes_of_the_cli_export(
         page.get_by_role("button", name="Export").click()
     path = download.value.path()
     assert Path(path).read_text(encoding="utf-8") == expected.getvalue()
+
+
+def test_rejections_filter_by_source_and_a_flood_is_one_row_a_day(page_for: object) -> None:
+    page = page_for("vic")  # type: ignore[operator]
+    page.goto("/console/rejections?days=14")
+    page.get_by_label("Source address").fill("192.0.2.1")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    rows = [r.split("\t") for r in page.locator("table tbody tr").all_inner_texts()]
+    assert rows and all(r[3] == "192.0.2.1" and r[1] == "INVALID_SIGNATURE" for r in rows)
+    assert len({r[0] for r in rows}) == len(rows)  # one row per day for the one source
+    assert "come from the day summaries" in page.locator("main").inner_text()
+    _screenshot(page, "rejections-by-source")
+    assert page.errors == []
+
+
+def test_a_long_close_preview_shows_its_progress_then_its_kept_result(
+    page_for: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = threading.Event()
+    real = pages_settlement.preview_close
+
+    def held(*args: Any, **kw: Any) -> Any:
+        gate.wait(20)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(pages_settlement, "preview_close", held)
+    monkeypatch.setattr(pages_settlement, "INLINE_WAIT", 0.05)
+    page = page_for("fin")  # type: ignore[operator]
+    page.goto("/console/periods/2026-02/preview")
+    assert "built so far" in page.locator("#preview-progress").inner_text()
+    _screenshot(page, "preview-running")
+    gate.set()
+    page.locator("#preview-kept").wait_for(timeout=15_000)  # htmx polled, then reloaded
+    assert page.locator("#preview").is_visible()
+    assert page.get_by_role("button", name="Recompute the preview").is_visible()
+    assert page.errors == []
+
+
+def test_the_clients_page_shows_a_keys_last_use(page_for: object, live: tuple[str, Server]) -> None:
+    _base, server = live
+    used = datetime(2026, 1, 7, 4, 0, tzinfo=UTC)
+    SqlKeyUse(server.engine).record_key_use({("client-1", 1): used})
+    page = page_for("vic")  # type: ignore[operator]
+    page.goto("/console/clients")
+    keys = page.get_by_role("table", name="Public keys")
+    assert "2026-01-07" in keys.locator("tbody tr").first.inner_text()

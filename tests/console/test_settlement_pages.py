@@ -5,7 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
+import time
+from datetime import timedelta
+from typing import Any
 
+import pytest
+
+from asap_sync.console import pages_settlement
 from asap_sync.domain.money import format_minor_hkd
 from asap_sync.service import exports
 from asap_sync.storage.statement_queries import statement_queries
@@ -129,3 +136,50 @@ def test_an_audit_run_is_kept_with_its_findings(site: Site) -> None:
     assert "OK" in run.text
     assert "Run 1" in client.get("/console/").text or "run 1" in client.get("/console/").text
     assert "audit.run" in client.get("/console/activity").text
+
+
+def test_a_long_preview_runs_in_the_background_and_its_result_is_kept(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = threading.Event()
+    real = pages_settlement.preview_close
+
+    def held(*args: Any, **kw: Any) -> Any:
+        gate.wait(10)  # a period too large to preview within the page's wait
+        return real(*args, **kw)
+
+    monkeypatch.setattr(pages_settlement, "preview_close", held)
+    monkeypatch.setattr(pages_settlement, "INLINE_WAIT", 0.05)
+    client = site.login("fin")
+    running = client.get("/console/periods/2026-01/preview")
+    assert running.status_code == 200
+    assert 'hx-get="/console/periods/2026-01/preview/progress"' in running.text
+    assert _preview_rows(running.text) == {}
+    progress = client.get("/console/periods/2026-01/preview/progress")
+    assert "built so far" in progress.text and "HX-Refresh" not in progress.headers
+    gate.set()
+    assert "Done: 2 statements" in _finished(client).text
+    page = client.get("/console/periods/2026-01/preview")
+    assert 'id="preview-kept"' in page.text and "Recompute the preview" in page.text
+    kept = _preview_rows(page.text)
+    assert set(kept) == {"M-1", "M-2"}
+    # Kept, not recomputed by a visit: a sync since then shows only after "Recompute".
+    site.ledger.now = site.ledger.now.replace(day=1) - timedelta(days=2)
+    site.ledger.pay("M-1", "late-jan", 5_000)
+    assert _preview_rows(client.get("/console/periods/2026-01/preview").text) == kept
+    again = client.post("/console/periods/2026-01/preview", data={"csrf": csrf_of(page.text)})
+    assert again.status_code == 303
+    _finished(client)
+    fresh = _preview_rows(client.get("/console/periods/2026-01/preview").text)
+    assert int(fresh["M-1"][0]) == int(kept["M-1"][0]) + 1
+
+
+def _finished(client: Any) -> Any:
+    """The progress fragment once the running preview is done (it asks htmx for a reload)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        progress = client.get("/console/periods/2026-01/preview/progress")
+        if progress.headers.get("HX-Refresh") == "true":
+            return progress
+        time.sleep(0.02)
+    raise AssertionError("the preview did not finish")

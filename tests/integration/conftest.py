@@ -47,6 +47,7 @@ class Platform:
         path: str = ENDPOINT_PATH,
         request_time: str | None = None,
         too_large: bool = False,
+        source: str = "",
         **sign_options: Any,
     ) -> SyncResult:
         raw = body if isinstance(body, bytes) else encode(body)
@@ -57,7 +58,14 @@ class Platform:
         all_headers.update(headers or {})
         lower = {k.lower(): v for k, v in all_headers.items() if k not in drop}
         answer = self.apis.handle_blocking(
-            RawRequest(method=method, path=path, headers=lower, body=raw, body_too_large=too_large)
+            RawRequest(
+                method=method,
+                path=path,
+                headers=lower,
+                body=raw,
+                body_too_large=too_large,
+                source=source,
+            )
         )
         headers_out = dict(answer.headers)
         content = signing_content(

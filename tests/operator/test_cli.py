@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from asap_sync import wire
+from asap_sync.bootstrap import engine_for
+from asap_sync.config import Settings
+from asap_sync.service.ports import Rejection
+from asap_sync.storage.directory import SqlKeyUse, SqlRejectionLog
 from tests import kit
 
 from .conftest import Cli
@@ -187,3 +192,34 @@ def test_empty_listings_say_so_and_json_listings_are_empty_arrays(cli: Cli) -> N
         assert json.loads(cli(group, "list", "--json").output) == []
     assert "No transactions." in cli("transactions", "list").output
     assert "No rejections." in cli("rejections", "list", "--merchant-id", "M1").output
+
+
+def test_clients_and_keys_list_show_when_a_key_was_last_used(cli: Cli, data_dir: Path) -> None:
+    init_with_client(cli)
+    cli("keys", "add", "acme", "--key", wire.public_key_base64(PUBLIC))
+    [client] = json.loads(cli("clients", "list", "--json").output)
+    assert client["lastUsedAt"] is None
+    engine = engine_for(Settings(data_dir=data_dir))
+    used = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
+    SqlKeyUse(engine).record_key_use({("acme", 1): used})
+    engine.dispose()
+    [client] = json.loads(cli("clients", "list", "--json").output)
+    [key] = json.loads(cli("keys", "list", "--json").output)
+    assert client["lastUsedAt"] == key["lastUsedAt"] != None  # noqa: E711
+    assert datetime.fromisoformat(key["lastUsedAt"]) == used
+    table = cli("clients", "list").output
+    assert "last used" in table and "2026-01-05" in table
+    assert "last used" in cli("keys", "list").output
+
+
+def test_rejections_list_shows_the_callers_address(cli: Cli, data_dir: Path) -> None:
+    init_with_client(cli)
+    engine = engine_for(Settings(data_dir=data_dir))
+    at = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
+    SqlRejectionLog(engine).record(
+        Rejection(received_at=at, code="INVALID_SIGNATURE", context="x", source="203.0.113.9")
+    )
+    engine.dispose()
+    [found] = json.loads(cli("rejections", "list", "--json").output)
+    assert found["source"] == "203.0.113.9"
+    assert "203.0.113.9" in cli("rejections", "list").output

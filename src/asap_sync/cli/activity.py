@@ -48,11 +48,12 @@ def rejections_list(
         return
     print_table(
         "Rejections",
-        ["received", "client", "merchant", "requestId", "code", "context"],
+        ["received", "client", "source", "merchant", "requestId", "code", "context"],
         [
             [
                 show_time(r.received_at, zone),
                 r.client_id or "-",
+                r.source or "-",
                 r.merchant_id or "-",
                 r.request_id or "-",
                 r.code,

@@ -113,7 +113,7 @@ def clients_list(
         return
     print_table(
         "Clients",
-        ["client", "name", "status", "active keys", "merchants", "created"],
+        ["client", "name", "status", "active keys", "merchants", "created", "last used"],
         [
             [
                 c.client_id,
@@ -122,6 +122,7 @@ def clients_list(
                 ", ".join(map(str, c.active_key_versions)) or "-",
                 ", ".join(c.merchant_ids) or "-",
                 show_time(c.created_at, zone),
+                show_time(c.last_used_at, zone),
             ]
             for c in found
         ],
@@ -212,7 +213,7 @@ def keys_list(
         return
     print_table(
         "Client keys",
-        ["client", "version", "status", "fingerprint", "created", "retired"],
+        ["client", "version", "status", "fingerprint", "created", "retired", "last used"],
         [
             [
                 k.client_id,
@@ -221,6 +222,7 @@ def keys_list(
                 k.fingerprint,
                 show_time(k.created_at, zone),
                 show_time(k.retired_at, zone),
+                show_time(k.last_used_at, zone),
             ]
             for k in found
         ],

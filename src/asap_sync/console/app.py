@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any
@@ -29,6 +30,7 @@ from asap_sync.console.web import (
     new_login_token,
 )
 from asap_sync.service.admin_ports import AdminSessions
+from asap_sync.service.close_preview import PreviewJobs
 from asap_sync.service.operator_ports import OperatorSessions, Role
 from asap_sync.service.operators import authenticate
 
@@ -71,6 +73,7 @@ def create_console_app(
         templates=make_templates(zone),
         clock=clock,
         zone=zone,
+        previews=PreviewJobs(time.monotonic),
     )
     pages: list[Page] = [
         *pages_ledger.PAGES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +17,12 @@ from asap_sync.service.audit_signatures import SignatureChecker
 from asap_sync.service.console_views import RejectionSearch, TransactionSearch
 from asap_sync.service.operator_ports import Role
 from asap_sync.storage.console_queries import console_queries
+from asap_sync.storage.console_summaries import (
+    DaySummaries,
+    day_start,
+    last_summarizable,
+    utc_day,
+)
 
 OVERVIEW_DAYS = 14
 PAGE_SIZE = 50
@@ -26,15 +32,12 @@ RATE_WINDOW = timedelta(minutes=5)
 def overview(ask: Ask) -> Response:
     """Syncs per day by result, commission per merchant per month, what awaits, last audit."""
     now = ask.console.clock()
-    today = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    today = utc_day(now)
     days = [today - timedelta(days=n) for n in range(OVERVIEW_DAYS - 1, -1, -1)]
-    accepted: list[int] = []
-    rejected: dict[str, list[int]] = defaultdict(lambda: [0] * len(days))
+    DaySummaries(ask.console.engine).ensure(days[0], today, now)
     with console_queries(ask.console.engine) as q:
-        for i, day in enumerate(days):
-            accepted.append(q.accepted_between(day, day + timedelta(days=1)))
-            for code, n in q.rejections_by_code_between(day, day + timedelta(days=1)):
-                rejected[code][i] = n
+        accepted = q.accepted_per_day(days)
+        rejected = q.rejections_per_day(days)
         months = q.commission_by_merchant_month(_months_back(now, 6))
         awaiting = q.periods_awaiting()
     with ask.console.operators(read_only=True) as uow:
@@ -53,6 +56,7 @@ def overview(ask: Ask) -> Response:
         awaiting=awaiting,
         last_audit=runs[0] if runs else None,
         rate=_rate(ask, now),
+        live_from=day_start(last_summarizable(now)),
     )
 
 
@@ -177,12 +181,20 @@ def rejections_page(ask: Ask) -> Response:
     search = RejectionSearch(
         code=ask.query("code") or None,
         client_id=ask.query("client_id") or None,
+        source=ask.query("source") or None,
         since=now - timedelta(days=max(1, min(days, 90))),
         until=now + timedelta(seconds=1),
     )
+    DaySummaries(ask.console.engine).ensure(utc_day(search.since), utc_day(search.until), now)
     with console_queries(ask.console.engine) as q:
         groups = q.rejection_groups(search)
-    return ask.render("rejections.html", groups=groups, search=search, days=days)
+    return ask.render(
+        "rejections.html",
+        groups=groups,
+        search=search,
+        days=days,
+        live_from=day_start(last_summarizable(now)),
+    )
 
 
 PAGES = [

@@ -16,39 +16,93 @@ from asap_sync.domain.settlement import StatementLine, parse_period
 from asap_sync.service import exports
 from asap_sync.service.admin_ports import AdminError
 from asap_sync.service.audit import audit
-from asap_sync.service.close_preview import preview_close
+from asap_sync.service.close_preview import PreviewJob, preview_close
 from asap_sync.service.operator_ports import AuditRun, Role
 from asap_sync.service.operators import record_change
 from asap_sync.service.settlement import assign_period, close_period
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.audit_queries import audit_queries
+from asap_sync.storage.console_queries import console_queries
+from asap_sync.storage.console_summaries import DaySummaries
 from asap_sync.storage.settlement import SqlSettlementUnitOfWork
 from asap_sync.storage.statement_queries import statement_queries
 from asap_sync.wire import parse_sync_body
 
 LINES_SHOWN = 500
+INLINE_WAIT = 0.25  # seconds a preview may take to be shown at once (and not kept)
 VIOLATIONS_KEPT = 1000
 
 
 def periods_page(ask: Ask) -> Response:
     """Every period with its status, statements and what is still PENDING."""
-    with statement_queries(ask.console.engine) as q:
-        periods = list(q.periods())
+    DaySummaries(ask.console.engine).ensure_all(ask.console.clock())
+    with console_queries(ask.console.engine) as q:
+        periods = q.periods()
     return ask.render("periods.html", periods=periods)
 
 
 def preview_page(ask: Ask) -> Response:
-    """The dry run: exactly the statements closing the period now would seal."""
+    """The dry run: exactly the statements closing the period now would seal.
+
+    It runs in the background (the close's own steps, so a million transactions take the
+    close's time). One that finishes within ``INLINE_WAIT`` is shown at once, and computed
+    afresh on every visit; a longer one shows its progress (polled by htmx), and its result is
+    kept, with the time it was computed, until the operator recomputes it.
+    """
     period = parse_period(ask.request.path_params["period"])
     allow_open = ask.query("allow_open_month") == "1"
-    preview = preview_close(
-        _units(ask),
-        period=period,
-        now=ask.console.clock(),
-        zone=ask.console.zone,
-        allow_open_month=allow_open,
+    job = ask.console.previews.get(period, allow_open)
+    if job is None or (job.done.is_set() and (job.took or 0) < INLINE_WAIT):
+        job = _start_preview(ask, period, allow_open)
+        job.done.wait(INLINE_WAIT)
+    if not job.done.is_set():
+        return ask.render("preview_running.html", job=job, allow_open=allow_open)
+    return ask.render(
+        "preview.html",
+        preview=job.result,
+        job=job,
+        kept=(job.took or 0) >= INLINE_WAIT,
+        allow_open=allow_open,
     )
-    return ask.render("preview.html", preview=preview, allow_open=allow_open)
+
+
+def preview_progress(ask: Ask) -> Response:
+    """The running preview's progress (htmx); once it is done, the page is loaded again."""
+    period = parse_period(ask.request.path_params["period"])
+    allow_open = ask.query("allow_open_month") == "1"
+    job = ask.console.previews.get(period, allow_open)
+    if job is None or job.done.is_set():
+        response = ask.render("_preview_progress.html", job=job, allow_open=allow_open)
+        response.headers["HX-Refresh"] = "true"
+        return response
+    return ask.render("_preview_progress.html", job=job, allow_open=allow_open)
+
+
+def recompute_preview(ask: Ask) -> Response:
+    """Start the preview again (a kept result is replaced when the new one is done)."""
+    period = parse_period(ask.request.path_params["period"])
+    allow_open = ask.field("allow_open_month") == "1"
+    _start_preview(ask, period, allow_open)
+    query = "?allow_open_month=1" if allow_open else ""
+    return back(f"/console/periods/{period}/preview{query}")
+
+
+def _start_preview(ask: Ask, period: str, allow_open: bool) -> PreviewJob:
+    units, console = _units(ask), ask.console
+    now = console.clock()
+    return console.previews.start(
+        period,
+        allow_open,
+        now,
+        lambda heard: preview_close(
+            units,
+            period=period,
+            now=now,
+            zone=console.zone,
+            allow_open_month=allow_open,
+            on_statement=heard,
+        ),
+    )
 
 
 def close_action(ask: Ask) -> Response:
@@ -296,6 +350,8 @@ def _link(subject: str) -> str | None:
 PAGES = [
     ("/periods", periods_page, Role.VIEWER, ["GET"]),
     ("/periods/{period}/preview", preview_page, Role.VIEWER, ["GET"]),
+    ("/periods/{period}/preview", recompute_preview, Role.VIEWER, ["POST"]),
+    ("/periods/{period}/preview/progress", preview_progress, Role.VIEWER, ["GET"]),
     ("/periods/{period}/close", close_action, Role.FINANCE, ["POST"]),
     ("/periods/{period}/assign", assign_action, Role.FINANCE, ["POST"]),
     ("/periods/{period}/export", export_period, Role.FINANCE, ["GET"]),

@@ -21,6 +21,7 @@ from asap_sync.console.auth import COOKIE, ConsoleSession, LoginThrottle, Sessio
 from asap_sync.domain.money import format_e4_hkd, format_minor_hkd
 from asap_sync.domain.settlement import SettlementRefused
 from asap_sync.service.admin_ports import AdminError, AdminSessions
+from asap_sync.service.close_preview import PreviewJobs
 from asap_sync.service.exports import StatementNotFound
 from asap_sync.service.operator_ports import Actor, OperatorRecord, OperatorSessions, Role
 from asap_sync.service.operators import find_operator
@@ -49,6 +50,7 @@ class Console:
     templates: Jinja2Templates
     clock: Callable[[], datetime]
     zone: tzinfo
+    previews: PreviewJobs
 
 
 @dataclass(frozen=True, kw_only=True)

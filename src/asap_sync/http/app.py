@@ -174,6 +174,12 @@ class AsgiApp:
         except Exception:
             log.exception("could not write the counted rejections at shutdown")
 
+    async def _flush_key_use(self) -> None:
+        try:
+            await asyncio.to_thread(self.apis.key_use.flush)
+        except Exception:
+            log.exception("could not write the keys' last use at shutdown")
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
@@ -182,6 +188,7 @@ class AsgiApp:
             elif message["type"] == "lifespan.shutdown":
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 await self._flush_refusals()
+                await self._flush_key_use()
                 await asyncio.to_thread(self.apis.close)  # the queued syncs are written first
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -49,6 +49,7 @@ from asap_sync.http.gateway import (
 from asap_sync.http.rate_limit import RateLimiter
 from asap_sync.http.refusals import Refusals
 from asap_sync.service.directory import Directory, DirectorySnapshot, PlatformKey
+from asap_sync.service.key_use import UNTRACKED, KeyUse
 from asap_sync.service.observer import NULL_OBSERVER, Observer
 from asap_sync.service.ports import Rejection, RejectionSink
 from asap_sync.wire import (
@@ -162,6 +163,7 @@ class SignedApis:
         refusals: Refusals | None = None,
         observer: Observer = NULL_OBSERVER,
         threads: int = 4,
+        key_use: KeyUse = UNTRACKED,
     ) -> None:
         """``rejections`` keeps the rejections of authenticated callers; ``refusals`` (when
         given) counts the others, writes them once an interval and throttles a source or a
@@ -170,6 +172,7 @@ class SignedApis:
         self.rejections, self.clock = rejections, clock
         self.time_window, self.body_limit = time_window, body_limit
         self.rate_limiter, self.refusals, self.observer = rate_limiter, refusals, observer
+        self.key_use = key_use
         self._throttled_signature: tuple[tuple[str, ...], str] = ((), "")
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sync")
 
@@ -276,6 +279,7 @@ class SignedApis:
         with self.observer.step("verify"):
             check_signature(request, client_id, key)
         seen.authenticated = True
+        self.key_use.used(client_id, key.version, now)
         check_time(request.headers["request-time"], now, self.time_window)
         if self.rate_limiter is not None and not self.rate_limiter.allow(client_id):
             raise Rejected(
@@ -316,6 +320,7 @@ class SignedApis:
             merchant_id=rejected.merchant,
             request_id=rejected.request_id,
             out_trans_id=rejected.out_trans_id,
+            source=source,
         )
         unauthenticated = not outcome.authenticated and rejected.code != ResultCode.SYSTEM_ERROR
         try:

@@ -89,6 +89,7 @@ class Refusals:
         writes, so the operator sees a flood begin); the rest are counted and written as one
         row per code, source and Client-Id when the interval ends.
         """
+        rejection = replace(rejection, source=rejection.source or source)
         with self._lock:
             self._sources.take(source)
             if rejection.client_id:

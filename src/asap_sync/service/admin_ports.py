@@ -50,6 +50,7 @@ class ClientRecord:
     created_at: datetime
     active_key_versions: tuple[int, ...] = ()
     merchant_ids: tuple[str, ...] = ()
+    last_used_at: datetime | None = None  # the latest use of any of its keys (see KeyUse)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -62,6 +63,7 @@ class ClientKeyRecord:
     public_key_pem: str
     created_at: datetime
     retired_at: datetime | None = None
+    last_used_at: datetime | None = None  # written by the servers at most once a minute
 
     @property
     def fingerprint(self) -> str:
@@ -106,6 +108,7 @@ class RejectionRecord:
     merchant_id: str | None = None
     request_id: str | None = None
     out_trans_id: str | None = None
+    source: str | None = None  # the caller's address (not recorded before migration 0008)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -8,7 +8,10 @@ content hashes, which cover them) are only given when the close runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -23,6 +26,7 @@ from asap_sync.domain.settlement import (
 )
 from asap_sync.service.settlement import DONE, UowFactory, build_statement, merchants_to_close
 
+log = logging.getLogger("asap_sync.console")
 _REVERSES_STATEMENT = LINE_FIELDS.index("reverses_statement_id")
 
 
@@ -66,8 +70,10 @@ def preview_close(
     now: datetime,
     zone: tzinfo,
     allow_open_month: bool = False,
+    on_statement: Callable[[PreviewStatement], None] | None = None,
 ) -> ClosePreview:
-    """The statements a close of ``period`` would seal now, without sealing anything."""
+    """The statements a close of ``period`` would seal now, without sealing anything;
+    ``on_statement`` hears of each as it is built (a job's progress)."""
     parse_period(period)
     with uow_factory() as uow:
         status = uow.settlement.period_status(period)
@@ -99,4 +105,80 @@ def preview_close(
         if statement is not None:
             carried = sum(1 for s in reversed_in if s != statement.statement_id)
             found.append(PreviewStatement(statement=statement, carried_reversals=carried))
+            if on_statement is not None:
+                on_statement(found[-1])
     return ClosePreview(period=period, status=status, statements=tuple(found), refusal=refusal)
+
+
+@dataclass(kw_only=True)
+class PreviewJob:
+    """One preview computed in the background: its progress while it runs, then its result
+    (or the error that stopped it)."""
+
+    period: str
+    allow_open_month: bool
+    started_at: datetime
+    statements: int = 0  # built so far
+    transactions: int = 0
+    result: ClosePreview | None = None
+    error: str | None = None
+    took: float | None = None  # seconds, once finished
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def heard(self, built: PreviewStatement) -> None:
+        """Progress: one more merchant's statement built."""
+        self.statements += 1
+        self.transactions += built.statement.totals.transaction_count
+
+
+class PreviewJobs:
+    """Close previews run in background threads, one per period (and running-month choice) at
+    a time; the last result of each is kept until it is recomputed."""
+
+    def __init__(self, monotonic: Callable[[], float]) -> None:
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._jobs: dict[tuple[str, bool], PreviewJob] = {}
+
+    def get(self, period: str, allow_open_month: bool) -> PreviewJob | None:
+        """The running or last finished preview of ``period``."""
+        with self._lock:
+            return self._jobs.get((period, allow_open_month))
+
+    def start(
+        self,
+        period: str,
+        allow_open_month: bool,
+        now: datetime,
+        compute: Callable[[Callable[[PreviewStatement], None]], ClosePreview],
+    ) -> PreviewJob:
+        """Start computing the preview with ``compute(on_statement)``, unless one is running
+        (then that one is returned)."""
+        key = (period, allow_open_month)
+        with self._lock:
+            running = self._jobs.get(key)
+            if running is not None and not running.done.is_set():
+                return running
+            job = self._jobs[key] = PreviewJob(
+                period=period, allow_open_month=allow_open_month, started_at=now
+            )
+        thread = threading.Thread(
+            target=self._run, args=(job, compute), name=f"preview-{period}", daemon=True
+        )
+        thread.start()
+        return job
+
+    def _run(
+        self, job: PreviewJob, compute: Callable[[Callable[[PreviewStatement], None]], ClosePreview]
+    ) -> None:
+        started = self._monotonic()
+        try:
+            job.result = compute(job.heard)
+        except SettlementRefused as exc:
+            job.error = str(exc)
+        except Exception as exc:  # shown on the page; the thread must not die silently
+            log.exception("the close preview of %s failed", job.period)
+            job.error = f"the preview failed: {exc.__class__.__name__}; see the server log"
+        finally:
+            job.took = self._monotonic() - started
+            job.done.set()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from asap_sync.domain.settlement import Statement
+from asap_sync.service.settlement_ports import PeriodInfo
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -108,11 +109,12 @@ class DayCount:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RejectionGroup:
-    """Rejections of one code from one client on one day: a flood is one row."""
+    """Rejections of one code from one client and source on one day: a flood is one row."""
 
     day: str
     code: str
     client_id: str | None
+    source: str | None
     count: int
     first_at: datetime
     last_at: datetime
@@ -124,6 +126,7 @@ class RejectionSearch:
 
     code: str | None = None
     client_id: str | None = None
+    source: str | None = None
     since: datetime
     until: datetime
 
@@ -142,9 +145,17 @@ class ConsoleQueries(Protocol):
 
     def accepted_between(self, start: datetime, end: datetime) -> int: ...
 
-    def rejections_by_code_between(
-        self, start: datetime, end: datetime
-    ) -> Sequence[tuple[str, int]]: ...
+    def accepted_per_day(self, days: Sequence[date]) -> list[int]: ...
+
+    def rejections_per_day(self, days: Sequence[date]) -> dict[str, list[int]]: ...
+
+    def accepted_by_period(self, first: date | None) -> dict[str, int]: ...
+
+    def first_day(self) -> date | None: ...
+
+    def pending_in(self, period: str) -> int: ...
+
+    def periods(self) -> Sequence[PeriodInfo]: ...
 
     def commission_by_merchant_month(self, first_period: str) -> Sequence[MerchantMonth]: ...
 

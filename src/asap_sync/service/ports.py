@@ -173,6 +173,7 @@ class Rejection:
     merchant_id: str | None = None
     request_id: str | None = None
     out_trans_id: str | None = None
+    source: str | None = None  # the caller's address
 
 
 class RejectionSink(Protocol):

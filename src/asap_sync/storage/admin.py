@@ -70,12 +70,19 @@ class SqlAdminRepository:
         rows = self.conn.execute(select(clients).where(*where).order_by(clients.c.client_id)).all()
         ids = [r.client_id for r in rows]
         versions, merchants = defaultdict(list), defaultdict(list)
+        last_used: dict[str, datetime] = {}
+        k = client_keys
         for key in self.conn.execute(
-            select(client_keys.c.client_id, client_keys.c.key_version)
-            .where(client_keys.c.client_id.in_(ids), client_keys.c.status == ACTIVE)
-            .order_by(client_keys.c.key_version)
+            select(k.c.client_id, k.c.key_version, k.c.status, k.c.last_used_at)
+            .where(k.c.client_id.in_(ids))
+            .order_by(k.c.key_version)
         ):
-            versions[key.client_id].append(key.key_version)
+            if key.status == ACTIVE:
+                versions[key.client_id].append(key.key_version)
+            if key.last_used_at is not None:
+                last_used[key.client_id] = max(
+                    key.last_used_at, last_used.get(key.client_id, key.last_used_at)
+                )
         for link in self.conn.execute(
             select(client_merchants.c.client_id, client_merchants.c.merchant_id)
             .where(client_merchants.c.client_id.in_(ids))
@@ -90,6 +97,7 @@ class SqlAdminRepository:
                 created_at=r.created_at,
                 active_key_versions=tuple(versions[r.client_id]),
                 merchant_ids=tuple(merchants[r.client_id]),
+                last_used_at=last_used.get(r.client_id),
             )
             for r in rows
         ]
@@ -119,6 +127,7 @@ class SqlAdminRepository:
                 public_key_pem=r.public_key_pem,
                 created_at=r.created_at,
                 retired_at=r.retired_at,
+                last_used_at=r.last_used_at,
             )
             for r in self.conn.execute(query)
         ]
@@ -279,6 +288,7 @@ class SqlAdminRepository:
                 merchant_id=r.merchant_id,
                 request_id=r.request_id,
                 out_trans_id=r.out_trans_id,
+                source=r.source,
             )
             for r in rows
         ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, func, select, text, tuple_
@@ -21,11 +22,26 @@ from asap_sync.service.console_views import (
     TransactionRow,
     TransactionSearch,
 )
+from asap_sync.service.settlement_ports import PeriodInfo
+from asap_sync.storage.console_summaries import (
+    ACCEPTED,
+    DAY,
+    REJECTED,
+    Span,
+    aware_utc,
+    day_start,
+    live_spans,
+    summarized_days,
+    summary_rows,
+    utc_day,
+)
 from asap_sync.storage.engine import READ_ONLY
-from asap_sync.storage.statement_queries import statement_from_row
+from asap_sync.storage.statement_queries import period_info, statement_from_row
 from asap_sync.storage.tables import (
     client_keys,
     commission_lines,
+    console_day_counts,
+    console_days,
     raw_requests,
     rejections,
     request_bindings,
@@ -34,6 +50,7 @@ from asap_sync.storage.tables import (
     transactions,
 )
 
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 _ROW_COLUMNS = tuple(TransactionRow.__dataclass_fields__)
 
 
@@ -44,21 +61,73 @@ class SqlConsoleQueries:
         self.conn = conn
 
     def accepted_between(self, start: datetime, end: datetime) -> int:
+        """Syncs accepted in ``[start, end)``, counted live (a range of the index)."""
         t = transactions
         query = select(func.count()).where(t.c.accepted_at >= start, t.c.accepted_at < end)
         return int(self.conn.execute(query).scalar_one())
 
-    def rejections_by_code_between(
-        self, start: datetime, end: datetime
-    ) -> Sequence[tuple[str, int]]:
-        r = rejections
-        query = (
-            select(r.c.code, func.count())
-            .where(r.c.received_at >= start, r.c.received_at < end)
-            .group_by(r.c.code)
-            .order_by(r.c.code)
+    def accepted_per_day(self, days: Sequence[date]) -> list[int]:
+        """Syncs accepted on each day: from the day summaries, the rest counted live."""
+        done = set(summarized_days(self.conn, min(days), max(days) + DAY))
+        stored: dict[str, int] = defaultdict(int)
+        for row in summary_rows(self.conn, ACCEPTED, sorted(done)):
+            stored[row.day] += int(row.count)
+        return [
+            stored[d.isoformat()]
+            if d.isoformat() in done
+            else self.accepted_between(day_start(d), day_start(d) + DAY)
+            for d in days
+        ]
+
+    def rejections_per_day(self, days: Sequence[date]) -> dict[str, list[int]]:
+        """Rejections on each day, per code: from the day summaries, the rest counted live."""
+        per_code: dict[str, list[int]] = defaultdict(lambda: [0] * len(days))
+        index = {d.isoformat(): i for i, d in enumerate(days)}
+        spans, done = live_spans(
+            day_start(min(days)),
+            day_start(max(days)) + DAY,
+            summarized_days(self.conn, min(days), max(days) + DAY),
         )
-        return [(code, int(n)) for code, n in self.conn.execute(query)]
+        for row in summary_rows(self.conn, REJECTED, done):
+            per_code[row.code][index[row.day]] += int(row.count)
+        for group in self._live_rejection_groups(spans):
+            if group.day in index:
+                per_code[group.code][index[group.day]] += group.count
+        return dict(per_code)
+
+    def accepted_by_period(self, first: date | None) -> dict[str, int]:
+        """Syncs accepted per period since ``first`` (the first day with any): the summaries
+        of every summarized day, the rest counted live."""
+        if first is None:
+            return {}
+        c = console_day_counts
+        stored = select(c.c.period, func.sum(c.c.count)).where(c.c.kind == ACCEPTED)
+        totals: dict[str, int] = defaultdict(int)
+        for period, n in self.conn.execute(stored.group_by(c.c.period)):
+            totals[period] += int(n)
+        done = list(self.conn.execute(select(console_days.c.day)).scalars())
+        end = max([day_start(first), *(day_start(date.fromisoformat(d)) + DAY for d in done)])
+        t = transactions
+        for span in [*live_spans(day_start(first), end, done)[0], Span(end, FAR_FUTURE)]:
+            live = (
+                select(t.c.period, func.count())
+                .where(t.c.accepted_at >= span.start, t.c.accepted_at < span.end)
+                .group_by(t.c.period)
+            )
+            for period, n in self.conn.execute(live):
+                totals[period] += int(n)
+        return dict(totals)
+
+    def first_day(self) -> date | None:
+        """The UTC day of the first accepted sync."""
+        first = self.conn.execute(select(func.min(transactions.c.accepted_at))).scalar_one()
+        return None if first is None else utc_day(aware_utc(first))
+
+    def pending_in(self, period: str) -> int:
+        """PENDING transactions of ``period``, counted live (the status index)."""
+        t = transactions
+        query = select(func.count()).where(t.c.status == "PENDING", t.c.period == period)
+        return int(self.conn.execute(query).scalar_one())
 
     def commission_by_merchant_month(self, first_period: str) -> Sequence[MerchantMonth]:
         s = statements
@@ -160,36 +229,98 @@ class SqlConsoleQueries:
         return None if row is None else statement_from_row(row)
 
     def rejection_groups(self, search: RejectionSearch) -> Sequence[RejectionGroup]:
+        """Rejections by day, code, client and source: whole days that are summarized from
+        their summaries, the rest grouped live."""
+        spans, done = live_spans(
+            search.since,
+            search.until,
+            summarized_days(self.conn, utc_day(search.since), utc_day(search.until) + DAY),
+        )
+        c = console_day_counts
+        where = []
+        if search.code:
+            where.append(c.c.code == search.code)
+        if search.client_id:
+            where.append(c.c.client_id == search.client_id)
+        if search.source:
+            where.append(c.c.source == search.source)
+        groups = [
+            RejectionGroup(
+                day=row.day,
+                code=row.code,
+                client_id=row.client_id or None,
+                source=row.source or None,
+                count=int(row.count),
+                first_at=row.first_at,
+                last_at=row.last_at,
+            )
+            for row in summary_rows(self.conn, REJECTED, done, *where)
+        ]
+        groups += self._live_rejection_groups(spans, search)
+        return sorted(groups, key=lambda g: (g.day, g.count), reverse=True)
+
+    def _live_rejection_groups(
+        self, spans: Sequence[Span], search: RejectionSearch | None = None
+    ) -> list[RejectionGroup]:
         r = rejections
         day = _day(self.conn, r.c.received_at).label("day")
-        query = (
-            select(
-                day,
-                r.c.code,
-                r.c.client_id,
-                func.count().label("n"),
-                func.min(r.c.received_at).label("first_at"),
-                func.max(r.c.received_at).label("last_at"),
+        found = []
+        for span in spans:
+            query = (
+                select(
+                    day,
+                    r.c.code,
+                    r.c.client_id,
+                    r.c.source,
+                    func.count().label("n"),
+                    func.min(r.c.received_at).label("first_at"),
+                    func.max(r.c.received_at).label("last_at"),
+                )
+                .where(r.c.received_at >= span.start, r.c.received_at < span.end)
+                .group_by(day, r.c.code, r.c.client_id, r.c.source)
             )
-            .where(r.c.received_at >= search.since, r.c.received_at < search.until)
-            .group_by(day, r.c.code, r.c.client_id)
-            .order_by(day.desc(), func.count().desc())
-        )
-        if search.code:
-            query = query.where(r.c.code == search.code)
-        if search.client_id:
-            query = query.where(r.c.client_id == search.client_id)
-        return [
-            RejectionGroup(
-                day=str(g.day),
-                code=g.code,
-                client_id=g.client_id,
-                count=int(g.n),
-                first_at=_aware(g.first_at),
-                last_at=_aware(g.last_at),
-            )
-            for g in self.conn.execute(query)
-        ]
+            if search is not None and search.code:
+                query = query.where(r.c.code == search.code)
+            if search is not None and search.client_id:
+                query = query.where(r.c.client_id == search.client_id)
+            if search is not None and search.source:
+                query = query.where(r.c.source == search.source)
+            found += [
+                RejectionGroup(
+                    day=str(g.day),
+                    code=g.code,
+                    client_id=g.client_id,
+                    source=g.source,
+                    count=int(g.n),
+                    first_at=aware_utc(g.first_at),
+                    last_at=aware_utc(g.last_at),
+                )
+                for g in self.conn.execute(query)
+            ]
+        return found
+
+    def periods(self) -> list[PeriodInfo]:
+        """Every period with a row or with PENDING transactions, newest first, as
+        :meth:`~asap_sync.storage.statement_queries.SqlStatementQueries.periods` lists them.
+
+        A period that never began to close (no row) has all its transactions PENDING: its
+        pending count is its accepted syncs, from the day summaries and the live days. The
+        others count their PENDING transactions live (after a close, only the few carried).
+        """
+        pending = [str(p) for p in self.conn.execute(text(_PENDING_PERIODS)).scalars()]
+        rows = {r.period: r for r in self.conn.execute(select(settlement_periods))}
+        unclosed: dict[str, int] | None = None
+        infos = []
+        for period in sorted(set(pending) | set(rows), reverse=True):
+            row = rows.get(period)
+            if row is None:
+                if unclosed is None:
+                    unclosed = self.accepted_by_period(self.first_day())
+                count = unclosed.get(period, 0)
+            else:
+                count = self.pending_in(period)
+            infos.append(period_info(period, row, count))
+        return infos
 
     def periods_awaiting(self) -> Sequence[tuple[str, str]]:
         """Periods still holding PENDING transactions, or closed but not assigned, oldest first
@@ -288,12 +419,6 @@ def _day(conn: Connection, column: Any) -> Any:
     if conn.dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
     return func.substr(column, 1, 10)
-
-
-def _aware(value: Any) -> datetime:
-    # Aggregates bypass the column type on SQLite: text comes back, UTC by construction.
-    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _row(r: Any) -> TransactionRow:

@@ -3,17 +3,18 @@ and the log of rejected requests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Row, and_, bindparam, insert, select
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, case, insert, or_, select, update
 
 from asap_sync.domain.model import Contract, Rule, RuleKind
 from asap_sync.service.directory import ClientKeys, DirectoryRead, PlatformKey
 from asap_sync.service.ports import LinkKey, Rejection
 from asap_sync.storage.engine import READ_ONLY, write_lock
 from asap_sync.storage.tables import (
+    UtcDateTime,
     client_keys,
     client_merchants,
     clients,
@@ -148,6 +149,31 @@ def contract_from_rows(row: Row[Any], rules: Sequence[Any]) -> Contract:
     )
 
 
+class SqlKeyUse:
+    """Stores the keys' last use: never moved backwards (the later of stored and given)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def record_key_use(self, uses: Mapping[tuple[str, int], datetime]) -> None:
+        """``UPDATE ... SET last_used_at = max(last_used_at, :at)`` for each key, at once."""
+        k = client_keys
+        at = bindparam("at", type_=UtcDateTime())
+        query = (
+            update(k)
+            .where(k.c.client_id == bindparam("c"), k.c.key_version == bindparam("v"))
+            .values(
+                last_used_at=case(
+                    (or_(k.c.last_used_at.is_(None), k.c.last_used_at < at), at),
+                    else_=k.c.last_used_at,
+                )
+            )
+        )
+        rows = [{"c": c, "v": v, "at": moment} for (c, v), moment in sorted(uses.items())]
+        with write_lock(self._engine), self._engine.begin() as conn:
+            conn.execute(query, rows)
+
+
 class SqlRejectionLog:
     """Keeps rejected requests for the operator, outside the transaction ledger."""
 
@@ -169,6 +195,7 @@ class SqlRejectionLog:
                 "out_trans_id": r.out_trans_id,
                 "code": r.code,
                 "context": r.context,
+                "source": r.source[:64] if r.source else None,
             }
             for r in batch
         ]

@@ -22,6 +22,19 @@ from asap_sync.storage.settlement import STREAM, stream_lines
 from asap_sync.storage.tables import settlement_periods, statements, transactions
 
 
+def period_info(period: str, row: Any, pending: int) -> PeriodInfo:
+    """A period as listed, from its ``settlement_periods`` row (``None``: never closed)."""
+    return PeriodInfo(
+        period=period,
+        status=PeriodStatus(row.status) if row else PeriodStatus.OPEN,
+        statement_count=(row.statement_count or 0) if row else 0,
+        transaction_count=(row.transaction_count or 0) if row else 0,
+        pending_count=pending,
+        closed_at=row.closed_at if row else None,
+        assigned_at=row.assigned_at if row else None,
+    )
+
+
 class SqlStatementQueries:
     """Implements :class:`asap_sync.service.settlement_ports.StatementQueries`."""
 
@@ -39,21 +52,10 @@ class SqlStatementQueries:
             ).all()
         )
         rows = {r.period: r for r in self.conn.execute(select(sp))}
-        infos = []
-        for period in sorted(set(pending) | set(rows), reverse=True):
-            row = rows.get(period)
-            infos.append(
-                PeriodInfo(
-                    period=period,
-                    status=PeriodStatus(row.status) if row else PeriodStatus.OPEN,
-                    statement_count=(row.statement_count or 0) if row else 0,
-                    transaction_count=(row.transaction_count or 0) if row else 0,
-                    pending_count=int(pending.get(period, 0)),
-                    closed_at=row.closed_at if row else None,
-                    assigned_at=row.assigned_at if row else None,
-                )
-            )
-        return infos
+        return [
+            period_info(period, rows.get(period), int(pending.get(period, 0)))
+            for period in sorted(set(pending) | set(rows), reverse=True)
+        ]
 
     def statements(
         self,

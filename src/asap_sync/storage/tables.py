@@ -77,6 +77,8 @@ client_keys = Table(
     Column("status", String(16), nullable=False, server_default="active"),
     _ts("created_at"),
     _ts("retired_at", nullable=True),
+    # Written by the servers at most once a minute (migration 0008); not a directory change.
+    _ts("last_used_at", nullable=True),
     PrimaryKeyConstraint("client_id", "key_version"),
 )
 
@@ -209,6 +211,7 @@ rejections = Table(
     Column("out_trans_id", String(64), nullable=True),
     Column("code", String(64), nullable=False),
     Column("context", Text, nullable=False),
+    Column("source", String(64), nullable=True),  # the caller's address (migration 0008)
     Index("ix_rejections_received_at", "received_at"),
 )
 
@@ -343,4 +346,32 @@ audit_runs = Table(
     Column("transactions", BigInteger, nullable=False),
     Column("statements", BigInteger, nullable=False),
     Column("report", Text, nullable=False),
+)
+
+
+# --- The console's day summaries (migration 0008) ---
+
+# A UTC day that is over, once summarized: its counts below never change any more.
+console_days = Table(
+    "console_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    _ts("summarized_at"),
+)
+
+# Per summarized day: accepted syncs per period (kind "accepted"), rejections per code, client
+# and source (kind "rejected"); the columns that do not apply hold "".
+console_day_counts = Table(
+    "console_day_counts",
+    metadata,
+    Column("day", String(10), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    _ts("first_at"),
+    _ts("last_at"),
+    PrimaryKeyConstraint("day", "kind", "period", "code", "client_id", "source"),
 )
