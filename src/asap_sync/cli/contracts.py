@@ -11,7 +11,6 @@ import typer
 from asap_sync.bootstrap import system_clock
 from asap_sync.cli.conventions import JsonOption, input_checks, new_app, print_json
 from asap_sync.cli.display import print_table
-from asap_sync.cli.operator_accounts import log_change
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
@@ -92,7 +91,6 @@ def add(
         validate_contract(new)
     with open_located(where) as op:
         contract = add_contract(op.sessions, new, now=system_clock())
-        log_change(op.engine, "contract.add", contract.contract_id, after=contract_record(contract))
     if as_json:
         print_json(contract_record(contract))
         return
@@ -122,8 +120,6 @@ def end(
         moment = None if at is None else parse_moment(at, zone)
     with open_located(where) as op:
         contract = end_contract(op.sessions, contract_id, at=moment, now=system_clock())
-        ended = None if contract.valid_to is None else contract.valid_to.isoformat()
-        log_change(op.engine, "contract.end", contract_id, after={"validTo": ended})
     if as_json:
         print_json(contract_record(contract))
         return

@@ -383,9 +383,6 @@ def rotate(
     """
     with open_operator(data_dir, database_url) as op:
         key = rotate_platform_key(op.sessions, now=system_clock())
-        operator_accounts.log_change(
-            op.engine, "platform-key.rotate", f"version {key.key_version}", after={"active": True}
-        )
     if as_json:
         print_json(platform_key_fields(key))
         return

@@ -8,9 +8,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import Engine
 
-from asap_sync.bootstrap import system_clock
 from asap_sync.cli.conventions import (
     JsonOption,
     bad_input,
@@ -25,7 +23,7 @@ from asap_sync.cli.operator_session import (
     Operator,
     open_operator,
 )
-from asap_sync.service.operator_ports import Actor, ChangeFilter, LoggedChange, OperatorError
+from asap_sync.service.operator_ports import ChangeFilter, LoggedChange, OperatorError
 from asap_sync.service.operators import (
     add_operator,
     check_password,
@@ -33,7 +31,6 @@ from asap_sync.service.operators import (
     list_changes,
     list_operators,
     parse_role,
-    record_change,
     reset_password,
 )
 from asap_sync.storage.operators import SqlOperatorSessions
@@ -46,28 +43,6 @@ PasswordStdin = Annotated[
     bool,
     typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
 ]
-
-
-def cli_actor() -> Actor:
-    """The person at the terminal, as the activity log names them."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return Actor(name=f"cli:{user}", source="cli", at=system_clock())
-
-
-def log_change(
-    engine: Engine,
-    action: str,
-    subject: str,
-    *,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    """Write a change made from the CLI to the activity log (the console shows it too)."""
-    change = cli_actor().change(action, subject, before=before, after=after)
-    record_change(SqlOperatorSessions(engine), change)
 
 
 def sessions_of(op: Operator) -> SqlOperatorSessions:
@@ -106,7 +81,7 @@ def operators_add(
             role=chosen,
             password=password,
             salt=os.urandom(16),
-            actor=cli_actor(),
+            actor=op.actor,
         )
     if as_json:
         print_json(added)
@@ -153,7 +128,7 @@ def operators_disable(
 ) -> None:
     """Disable an account: it can no longer log in and its open sessions end."""
     with open_operator(data_dir, database_url) as op:
-        disabled = disable_operator(sessions_of(op), name, actor=cli_actor())
+        disabled = disable_operator(sessions_of(op), name, actor=op.actor)
     if as_json:
         print_json(disabled)
         return
@@ -173,7 +148,7 @@ def operators_reset_password(
         password = check_password(_read_password(password_stdin))
     with open_operator(data_dir, database_url) as op:
         done = reset_password(
-            sessions_of(op), name, password=password, salt=os.urandom(16), actor=cli_actor()
+            sessions_of(op), name, password=password, salt=os.urandom(16), actor=op.actor
         )
     if as_json:
         print_json(done)

@@ -24,7 +24,6 @@ from asap_sync.cli.conventions import (
     print_json,
 )
 from asap_sync.cli.display import print_table, show_time
-from asap_sync.cli.operator_accounts import log_change
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
@@ -40,7 +39,6 @@ from asap_sync.service.audit import AuditReport, audit
 from asap_sync.service.settlement import assign_period, close_period
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.audit_queries import audit_queries
-from asap_sync.storage.settlement import SqlSettlementUnitOfWork
 from asap_sync.storage.statement_queries import statement_queries
 from asap_sync.wire import parse_sync_body
 
@@ -100,14 +98,12 @@ def close_command(
     assert month is not None
     with _settlement(data_dir, database_url) as op:
         report = close_period(
-            lambda: SqlSettlementUnitOfWork(op.engine),
+            op.settlement_units(),
             period=month,
             now=system_clock(),
             zone=ZoneInfo(op.settings.timezone),
             allow_open_month=allow_open_month,
         )
-        after = {"status": report.status.value, "statements": report.statement_count}
-        log_change(op.engine, "period.close", report.period, after=after)
     if as_json:
         print_json(report)
         return
@@ -132,11 +128,7 @@ def assign_command(
     month = _period(period)
     assert month is not None
     with _settlement(data_dir, database_url) as op:
-        report = assign_period(
-            lambda: SqlSettlementUnitOfWork(op.engine), period=month, now=system_clock()
-        )
-        after = {"status": "ASSIGNED", "statements": report.statements_assigned}
-        log_change(op.engine, "period.assign", report.period, after=after)
+        report = assign_period(op.settlement_units(), period=month, now=system_clock())
     if as_json:
         print_json(report)
         return

@@ -17,8 +17,7 @@ from asap_sync.service import exports
 from asap_sync.service.admin_ports import AdminError
 from asap_sync.service.audit import audit
 from asap_sync.service.close_preview import preview_close
-from asap_sync.service.operator_ports import AuditRun, Role
-from asap_sync.service.operators import record_change
+from asap_sync.service.operator_ports import Actor, AuditRun, Role
 from asap_sync.service.settlement import assign_period, close_period
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.audit_queries import audit_queries
@@ -56,23 +55,11 @@ def close_action(ask: Ask) -> Response:
     period = parse_period(ask.request.path_params["period"])
     actor = ask.actor()
     report = close_period(
-        _units(ask),
+        _units(ask, actor),
         period=period,
         now=actor.at,
         zone=ask.console.zone,
         allow_open_month=ask.field("allow_open_month") == "1",
-    )
-    record_change(
-        ask.console.operators,
-        actor.change(
-            "period.close",
-            period,
-            after={
-                "status": report.status.value,
-                "statements": report.statement_count,
-                "transactions": report.transaction_count,
-            },
-        ),
     )
     notice = (
         f"Period {period} is {report.status.value}: {report.statement_count} statements, "
@@ -85,22 +72,13 @@ def assign_action(ask: Ask) -> Response:
     """Assign a closed period (the same use case as ``asap-sync periods assign``)."""
     period = parse_period(ask.request.path_params["period"])
     actor = ask.actor()
-    report = assign_period(_units(ask), period=period, now=actor.at)
-    record_change(
-        ask.console.operators,
-        actor.change(
-            "period.assign",
-            period,
-            before={"status": "CLOSED"},
-            after={"status": "ASSIGNED", "statements": report.statements_assigned},
-        ),
-    )
+    assign_period(_units(ask, actor), period=period, now=actor.at)
     return back("/console/periods", notice=f"Period {period} is ASSIGNED.")
 
 
-def _units(ask: Ask) -> Any:
+def _units(ask: Ask, actor: Actor | None = None) -> Any:
     engine = ask.console.engine
-    return lambda: SqlSettlementUnitOfWork(engine)
+    return lambda: SqlSettlementUnitOfWork(engine, actor=actor)
 
 
 # -- statements ---------------------------------------------------------------------------
@@ -265,11 +243,9 @@ def run_audit(ask: Ask) -> Response:
         statements=report.statements,
         report=summary,
     )
-    with ask.console.operators() as uow:
+    with ask.console.operators.acting(actor)() as uow:
         run_id = uow.operators.add_audit_run(run)
-        uow.operators.append_change(
-            actor.change("audit.run", f"audit run {run_id}", after={"ok": report.ok})
-        )
+        uow.note("audit.run", f"audit run {run_id}", after={"ok": report.ok})
         uow.commit()
     return back(f"/console/audit/{run_id}")
 

@@ -16,6 +16,7 @@ from typing import Any
 from asap_sync.domain.periods import period_of
 from asap_sync.domain.settlement import (
     PeriodStatus,
+    SettlementRefused,
     Statement,
     StatementSeal,
     check_assign_allowed,
@@ -61,15 +62,21 @@ def close_period(
     now: datetime,
     zone: tzinfo,
     allow_open_month: bool = False,
+    decided: Callable[[SettlementUnitOfWork], None] | None = None,
 ) -> CloseReport:
     """Close ``period``: PENDING → PROCESSING and one sealed statement per merchant.
 
     Raises :class:`~asap_sync.domain.settlement.SettlementRefused` when the rules forbid it.
+    ``decided`` runs in the transaction that starts the close, after its checks (an approved
+    proposal is marked there); with it, a period already closed is refused, not reported.
+    The activity entry ``period.close`` is written with the transaction that ends it.
     """
     parse_period(period)
     with uow_factory() as uow:
         repo = uow.settlement
         status = repo.period_status(period)
+        if status in DONE and decided is not None:
+            raise SettlementRefused(f"period {period} is already {status.value}")
         if status in DONE:
             return _close_report(repo.period_counts(period), period, status, already=True)
         check_close_allowed(
@@ -79,6 +86,8 @@ def close_period(
             unclosed_earlier=repo.unclosed_earlier(period),
         )
         repo.set_period(period, PeriodStatus.CLOSING, now, close_started_at=now)
+        if decided is not None:
+            decided(uow)
         uow.commit()
     created = settled = 0
     for merchant_id in merchants_to_close(uow_factory, period):
@@ -95,6 +104,16 @@ def close_period(
             closed_at=now,
             statement_count=counts[0],
             transaction_count=counts[1],
+        )
+        uow.note(
+            "period.close",
+            period,
+            before={"status": status.value},
+            after={
+                "status": PeriodStatus.CLOSED.value,
+                "statements": counts[0],
+                "transactions": counts[1],
+            },
         )
         uow.commit()
     report = _close_report(counts, period, PeriodStatus.CLOSED, already=False)
@@ -202,6 +221,12 @@ def assign_period(uow_factory: UowFactory, *, period: str, now: datetime) -> Ass
         after = page[-1]
     with uow_factory() as uow:
         uow.settlement.set_period(period, PeriodStatus.ASSIGNED, now, assigned_at=now)
+        uow.note(
+            "period.assign",
+            period,
+            before={"status": status.value},
+            after={"status": PeriodStatus.ASSIGNED.value, "statements": statements},
+        )
         uow.commit()
     return AssignReport(
         period=period,

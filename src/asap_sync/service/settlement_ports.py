@@ -13,6 +13,7 @@ from asap_sync.domain.settlement import (
     StatementLine,
     TransactionTotals,
 )
+from asap_sync.service.journal import Journal
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -79,7 +80,7 @@ class SettlementRepository(Protocol):
     def assign_statement(self, statement_id: int, now: datetime) -> int: ...
 
 
-class SettlementUnitOfWork(Protocol):
+class SettlementUnitOfWork(Journal, Protocol):
     """One database transaction: rolled back on exit unless committed."""
 
     @property
