@@ -139,7 +139,7 @@ def cli_actor() -> Actor:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid())
-    return Actor(name=f"cli:{user}", source="cli", at=system_clock())
+    return Actor(name=f"cli:{user}", source="cli", at=system_clock(), signed_in=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -144,19 +144,24 @@ def add_contract(sessions: AdminSessions, new: NewContract, *, now: datetime) ->
 
 def add_contract_in(uow: AdminUnitOfWork, contract: Contract, *, now: datetime) -> None:
     """The checks that need the database and the insert, in the caller's transaction."""
-    uow.admin.lock(f"contracts:{contract.merchant_id}")
-    existing = uow.admin.get_contract(contract.contract_id)
+    check_contract_fits(uow.admin, contract)
+    uow.admin.add_contract(contract, now)
+    uow.note("contract.add", contract.contract_id, after=contract_fields(contract))
+
+
+def check_contract_fits(repo: AdminRepository, contract: Contract) -> None:
+    """A new id and no overlap, under the merchant's contract lock (until the transaction ends)."""
+    repo.lock(f"contracts:{contract.merchant_id}")
+    existing = repo.get_contract(contract.contract_id)
     if existing is not None:
         raise AdminError(
             f"contract id {contract.contract_id!r} is already used "
             f"(merchant {existing.merchant_id})"
         )
     try:
-        check_no_overlap(contract, uow.admin.contracts(contract.merchant_id))
+        check_no_overlap(contract, repo.contracts(contract.merchant_id))
     except ContractOverlap as exc:
         raise AdminError(str(exc)) from None
-    uow.admin.add_contract(contract, now)
-    uow.note("contract.add", contract.contract_id, after=contract_fields(contract))
 
 
 def contract_fields(contract: Contract) -> dict[str, Any]:
@@ -191,16 +196,7 @@ def end_contract_in(uow: AdminUnitOfWork, contract_id: str, *, at: datetime) -> 
     """The checks of ending a contract and the update, in the caller's transaction."""
     contract = existing_contract(uow.admin, contract_id)
     uow.admin.lock(f"contracts:{contract.merchant_id}")
-    if at <= contract.valid_from:
-        raise AdminError(
-            f"contract {contract_id} starts {contract.valid_from.isoformat()}: "
-            "it cannot end at or before its start"
-        )
-    if contract.valid_to is not None and at >= contract.valid_to:
-        raise AdminError(
-            f"contract {contract_id} already ends {contract.valid_to.isoformat()}; "
-            "a contract can only be shortened"
-        )
+    check_end(contract, at)
     uow.admin.set_contract_end(contract_id, at)
     ended = existing_contract(uow.admin, contract_id)
     uow.note(
@@ -210,6 +206,20 @@ def end_contract_in(uow: AdminUnitOfWork, contract_id: str, *, at: datetime) -> 
         after={"validTo": _iso(ended.valid_to)},
     )
     return ended
+
+
+def check_end(contract: Contract, at: datetime) -> None:
+    """A contract can only be shortened, and never to end at or before its start."""
+    if at <= contract.valid_from:
+        raise AdminError(
+            f"contract {contract.contract_id} starts {contract.valid_from.isoformat()}: "
+            "it cannot end at or before its start"
+        )
+    if contract.valid_to is not None and at >= contract.valid_to:
+        raise AdminError(
+            f"contract {contract.contract_id} already ends {contract.valid_to.isoformat()}; "
+            "a contract can only be shortened"
+        )
 
 
 def existing_contract(repo: AdminRepository, contract_id: str) -> Contract:

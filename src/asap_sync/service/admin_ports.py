@@ -11,6 +11,7 @@ from typing import Protocol, Self
 
 from asap_sync import wire
 from asap_sync.domain.model import Contract
+from asap_sync.service.approval_ports import ApprovalRepository
 from asap_sync.service.journal import Actor, Journal
 
 ACTIVE = "active"
@@ -185,6 +186,9 @@ class AdminRepository(Protocol):
 
 class AdminUnitOfWork(Journal, Protocol):
     """One database transaction for an operator use case: rolled back unless committed."""
+
+    @property
+    def approvals(self) -> ApprovalRepository: ...
 
     @property
     def admin(self) -> AdminRepository: ...

@@ -36,6 +36,7 @@ class Actor:
     name: str
     source: str  # "console" or "cli"
     at: datetime
+    signed_in: bool = True  # False: the CLI's OS user, not an operator account with a password
 
     def change(
         self,

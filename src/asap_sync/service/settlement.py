@@ -16,7 +16,6 @@ from typing import Any
 from asap_sync.domain.periods import period_of
 from asap_sync.domain.settlement import (
     PeriodStatus,
-    SettlementRefused,
     Statement,
     StatementSeal,
     check_assign_allowed,
@@ -62,21 +61,22 @@ def close_period(
     now: datetime,
     zone: tzinfo,
     allow_open_month: bool = False,
-    decided: Callable[[SettlementUnitOfWork], None] | None = None,
+    guard: Callable[[SettlementUnitOfWork, PeriodStatus], None] | None = None,
 ) -> CloseReport:
     """Close ``period``: PENDING → PROCESSING and one sealed statement per merchant.
 
     Raises :class:`~asap_sync.domain.settlement.SettlementRefused` when the rules forbid it.
-    ``decided`` runs in the transaction that starts the close, after its checks (an approved
-    proposal is marked there); with it, a period already closed is refused, not reported.
-    The activity entry ``period.close`` is written with the transaction that ends it.
+    ``guard`` runs first in the transaction that starts the close and sees the period's status:
+    it may refuse (two-person approval) or mark an approved proposal, which then commits or
+    rolls back with the start of the close. The activity entry ``period.close`` is written
+    with the transaction that ends it.
     """
     parse_period(period)
     with uow_factory() as uow:
         repo = uow.settlement
         status = repo.period_status(period)
-        if status in DONE and decided is not None:
-            raise SettlementRefused(f"period {period} is already {status.value}")
+        if guard is not None:
+            guard(uow, status)
         if status in DONE:
             return _close_report(repo.period_counts(period), period, status, already=True)
         check_close_allowed(
@@ -86,8 +86,6 @@ def close_period(
             unclosed_earlier=repo.unclosed_earlier(period),
         )
         repo.set_period(period, PeriodStatus.CLOSING, now, close_started_at=now)
-        if decided is not None:
-            decided(uow)
         uow.commit()
     created = settled = 0
     for merchant_id in merchants_to_close(uow_factory, period):

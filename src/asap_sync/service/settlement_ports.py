@@ -13,6 +13,7 @@ from asap_sync.domain.settlement import (
     StatementLine,
     TransactionTotals,
 )
+from asap_sync.service.approval_ports import ApprovalRepository
 from asap_sync.service.journal import Journal
 
 
@@ -82,6 +83,9 @@ class SettlementRepository(Protocol):
 
 class SettlementUnitOfWork(Journal, Protocol):
     """One database transaction: rolled back on exit unless committed."""
+
+    @property
+    def approvals(self) -> ApprovalRepository: ...
 
     @property
     def settlement(self) -> SettlementRepository: ...

@@ -23,6 +23,7 @@ from asap_sync.service.admin_ports import (
     TransactionRecord,
 )
 from asap_sync.service.journal import Actor
+from asap_sync.storage.approvals import SqlApprovalRepository
 from asap_sync.storage.directory import contract_from_rows
 from asap_sync.storage.tables import (
     client_keys,
@@ -328,9 +329,11 @@ class SqlAdminUnitOfWork(ConnectionUnit):
     """Implements :class:`asap_sync.service.admin_ports.AdminUnitOfWork` on an engine."""
 
     admin: SqlAdminRepository
+    approvals: SqlApprovalRepository
 
     def _opened(self, conn: Connection) -> None:
         self.admin = SqlAdminRepository(conn)
+        self.approvals = SqlApprovalRepository(conn)
 
 
 class SqlAdminSessions:
