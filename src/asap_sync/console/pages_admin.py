@@ -7,9 +7,11 @@ import os
 
 from starlette.responses import Response
 
+from asap_sync.console.pages_approvals import pending_subjects, proposed_notice
 from asap_sync.console.web import Ask, back
-from asap_sync.service import admin
+from asap_sync.service import admin, approvals
 from asap_sync.service.admin_ports import AdminError
+from asap_sync.service.approval_ports import Proposal
 from asap_sync.service.operator_ports import ChangeFilter, Role
 from asap_sync.service.operators import (
     add_operator,
@@ -108,7 +110,13 @@ def contracts_page(ask: Ask) -> Response:
     """Contracts with their rules per goodsCode and validity."""
     merchant = ask.query("merchant_id") or None
     contracts = admin.list_contracts(ask.admin(), merchant_id=merchant)
-    return ask.render("contracts.html", contracts=contracts, merchant=merchant or "")
+    return ask.render(
+        "contracts.html",
+        contracts=contracts,
+        merchant=merchant or "",
+        proposed_adds=pending_subjects(ask, approvals.CONTRACT_ADD),
+        proposed_ends=pending_subjects(ask, approvals.CONTRACT_END),
+    )
 
 
 def add_contract(ask: Ask) -> Response:
@@ -127,7 +135,11 @@ def add_contract(ask: Ask) -> Response:
         goods_window_days=_number(window, "goods window") if window else None,
         amount_threshold_minor=_number(threshold, "amount threshold") if threshold else None,
     )
-    contract = admin.add_contract(ask.admin(), new, now=ask.actor().at)
+    contract = approvals.add_contract_or_propose(
+        ask.admin(), new, actor=ask.actor(), role=ask.operator.role
+    )
+    if isinstance(contract, Proposal):
+        return back("/console/contracts", notice=proposed_notice(contract))
     return back("/console/contracts", notice=f"Contract {contract.contract_id} added.")
 
 
@@ -135,12 +147,15 @@ def end_contract(ask: Ask) -> Response:
     """``asap-sync contracts end``: only ever shortens a contract."""
     at = ask.field("at")
     contract_id = ask.field("contract_id")
-    ended = admin.end_contract(
+    ended = approvals.end_contract_or_propose(
         ask.admin(),
         contract_id,
         at=admin.parse_moment(at, ask.console.zone) if at else None,
-        now=ask.actor().at,
+        actor=ask.actor(),
+        role=ask.operator.role,
     )
+    if isinstance(ended, Proposal):
+        return back("/console/contracts", notice=proposed_notice(ended))
     return back(
         "/console/contracts",
         notice=f"Contract {contract_id} ends {ended.valid_to and ended.valid_to.isoformat()}.",

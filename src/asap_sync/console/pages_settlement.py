@@ -10,15 +10,17 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
+from asap_sync.console.pages_approvals import pending_subjects, proposed_notice
 from asap_sync.console.web import Ask, back
 from asap_sync.domain.model import SyncCommand
 from asap_sync.domain.settlement import StatementLine, parse_period
-from asap_sync.service import exports
+from asap_sync.service import approvals, exports
 from asap_sync.service.admin_ports import AdminError
+from asap_sync.service.approval_ports import Proposal
 from asap_sync.service.audit import audit
 from asap_sync.service.close_preview import preview_close
 from asap_sync.service.operator_ports import Actor, AuditRun, Role
-from asap_sync.service.settlement import assign_period, close_period
+from asap_sync.service.settlement import assign_period
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.audit_queries import audit_queries
 from asap_sync.storage.settlement import SqlSettlementUnitOfWork
@@ -33,7 +35,8 @@ def periods_page(ask: Ask) -> Response:
     """Every period with its status, statements and what is still PENDING."""
     with statement_queries(ask.console.engine) as q:
         periods = list(q.periods())
-    return ask.render("periods.html", periods=periods)
+    proposed = pending_subjects(ask, approvals.PERIOD_CLOSE)
+    return ask.render("periods.html", periods=periods, proposed=proposed)
 
 
 def preview_page(ask: Ask) -> Response:
@@ -54,13 +57,16 @@ def close_action(ask: Ask) -> Response:
     """Close the period (the same use case as ``asap-sync periods close``)."""
     period = parse_period(ask.request.path_params["period"])
     actor = ask.actor()
-    report = close_period(
+    report = approvals.close_or_propose(
         _units(ask, actor),
         period=period,
-        now=actor.at,
         zone=ask.console.zone,
         allow_open_month=ask.field("allow_open_month") == "1",
+        actor=actor,
+        role=ask.operator.role,
     )
+    if isinstance(report, Proposal):
+        return back("/console/periods", notice=proposed_notice(report))
     notice = (
         f"Period {period} is {report.status.value}: {report.statement_count} statements, "
         f"{report.transaction_count} transactions."
