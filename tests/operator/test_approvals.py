@@ -48,6 +48,18 @@ def actions(engine: Engine) -> list[tuple[str, str, str]]:
     return [(c.change.action, c.change.subject, c.change.actor) for c in reversed(changes)]
 
 
+def approve(engine: Engine, proposal: Proposal, actor: Actor, role: Role) -> Proposal:
+    """Approve as ``actor``, whose settlement units log under them."""
+    return approvals.approve(
+        SqlAdminSessions(engine),
+        lambda: SqlSettlementUnitOfWork(engine, actor=actor),
+        proposal.proposal_id,
+        actor=actor,
+        role=role,
+        zone=ZONE,
+    )
+
+
 def propose_contract(sessions: SqlAdminSessions) -> Proposal:
     proposal = approvals.add_contract_or_propose(sessions, contract(), actor=ALICE, role=Role.ADMIN)
     assert isinstance(proposal, Proposal)
@@ -68,34 +80,12 @@ def test_a_proposed_contract_takes_effect_only_when_another_admin_approves(
     proposal = propose_contract(sessions)
     assert proposal.status == PENDING and proposal.proposed_by == "alice"
     assert admin.list_contracts(sessions) == []
-    units = SqlSettlementUnitOfWork
     with pytest.raises(ApprovalError, match="you proposed"):
-        approvals.approve(
-            sessions,
-            lambda: units(engine),
-            proposal.proposal_id,
-            actor=ALICE,
-            role=Role.ADMIN,
-            zone=ZONE,
-        )
+        approve(engine, proposal, ALICE, Role.ADMIN)
     with pytest.raises(ApprovalError, match="needs the admin role"):
-        approvals.approve(
-            sessions,
-            lambda: units(engine),
-            proposal.proposal_id,
-            actor=BOB,
-            role=Role.FINANCE,
-            zone=ZONE,
-        )
+        approve(engine, proposal, BOB, Role.FINANCE)
     assert admin.list_contracts(sessions) == []
-    decided = approvals.approve(
-        sessions,
-        lambda: units(engine),
-        proposal.proposal_id,
-        actor=CAROL,
-        role=Role.ADMIN,
-        zone=ZONE,
-    )
+    decided = approve(engine, proposal, CAROL, Role.ADMIN)
     assert (decided.status, decided.decided_by) == (APPROVED, "carol")
     assert [c.contract_id for c in admin.list_contracts(sessions)] == ["C-1"]
     assert actions(engine)[1:] == [
@@ -115,14 +105,7 @@ def test_approving_runs_the_checks_again_and_a_failed_check_changes_nothing(
     # meanwhile, an overlapping contract of the same merchant is added directly
     approvals.add_contract_or_propose(sessions, contract("C-2", 2), actor=ROOT, role=Role.ADMIN)
     with pytest.raises(admin.AdminError, match="overlap"):
-        approvals.approve(
-            sessions,
-            lambda: SqlSettlementUnitOfWork(engine),
-            proposal.proposal_id,
-            actor=CAROL,
-            role=Role.ADMIN,
-            zone=ZONE,
-        )
+        approve(engine, proposal, CAROL, Role.ADMIN)
     assert approvals.find_proposal(sessions, proposal.proposal_id).status == PENDING
     assert [c.contract_id for c in admin.list_contracts(sessions)] == ["C-2"]
 
@@ -178,14 +161,7 @@ def test_ending_a_contract_is_proposed_then_approved_at_the_moment_of_approval(
     assert isinstance(proposal, Proposal)
     assert admin.list_contracts(sessions)[0].valid_to is None
     later = Actor(name="carol", source="console", at=NOW + timedelta(days=2))
-    approvals.approve(
-        sessions,
-        lambda: SqlSettlementUnitOfWork(engine),
-        proposal.proposal_id,
-        actor=later,
-        role=Role.ADMIN,
-        zone=ZONE,
-    )
+    approve(engine, proposal, later, Role.ADMIN)
     assert admin.list_contracts(sessions)[0].valid_to == later.at
 
 
@@ -214,12 +190,8 @@ def test_a_period_close_is_proposed_by_finance_and_approved_by_another(engine: E
     with SqlSettlementUnitOfWork(engine, read_only=True) as uow:
         assert uow.settlement.period_status("2026-01") is PeriodStatus.OPEN
     with pytest.raises(ApprovalError, match="needs the finance role"):
-        approvals.approve(
-            sessions, units(bob), proposal.proposal_id, actor=bob, role=Role.VIEWER, zone=ZONE
-        )
-    approvals.approve(
-        sessions, units(bob), proposal.proposal_id, actor=bob, role=Role.FINANCE, zone=ZONE
-    )
+        approve(engine, proposal, bob, Role.VIEWER)
+    approve(engine, proposal, bob, Role.FINANCE)
     with SqlSettlementUnitOfWork(engine, read_only=True) as uow:
         assert uow.settlement.period_status("2026-01") is PeriodStatus.CLOSED
     assert [a for a in actions(engine) if a[0] != "setting.two-person-approval"] == [

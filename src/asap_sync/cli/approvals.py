@@ -9,21 +9,23 @@ which may act directly but may not propose or decide while two-person approval i
 
 from __future__ import annotations
 
-import getpass
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from asap_sync.bootstrap import system_clock
-from asap_sync.cli.conventions import JsonOption, bad_input, fail, new_app, print_json
+from asap_sync.cli.conventions import JsonOption, fail, new_app, print_json
 from asap_sync.cli.display import print_table, show_time
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
     Operator,
     open_operator,
+    read_password,
 )
 from asap_sync.domain.settlement import SettlementRefused
 from asap_sync.service import approvals
@@ -78,7 +80,7 @@ def signed_in(op: Operator, name: str | None, password_stdin: bool) -> tuple[Ope
     """
     if name is None:
         return op, Role.ADMIN
-    password = _password(name, password_stdin)
+    password = read_password(password_stdin, f"Password of {name}: ")
     record = authenticate(SqlOperatorSessions(op.engine), name, password)
     if record is None:
         fail(f"operator {name!r}: unknown, disabled, or not this password")
@@ -86,12 +88,13 @@ def signed_in(op: Operator, name: str | None, password_stdin: bool) -> tuple[Ope
     return op.acting(actor), record.role
 
 
-def _password(name: str, from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if not sys.stdin.isatty():
-        bad_input("no terminal to ask for the password: pass --password-stdin and pipe it")
-    return getpass.getpass(f"Password of {name}: ")
+@contextmanager
+def acting_as(
+    who: str | None, password_stdin: bool, data_dir: Path | None, database_url: str | None
+) -> Iterator[tuple[Operator, Role]]:
+    """The database the options name, acting as the ``--as`` account, with its role."""
+    with open_operator(data_dir, database_url) as op:
+        yield signed_in(op, who, password_stdin)
 
 
 def proposed(proposal: Proposal, as_json: bool) -> None:
@@ -156,8 +159,7 @@ def approve_command(
     as_json: JsonOption = False,
 ) -> None:
     """Approve another operator's proposal: its checks run again, then it takes effect."""
-    with open_operator(data_dir, database_url) as op:
-        op, role = signed_in(op, who, password_stdin)
+    with acting_as(who, password_stdin, data_dir, database_url) as (op, role):
         try:
             decided = approvals.approve(
                 op.sessions,
@@ -183,8 +185,7 @@ def reject_command(
     as_json: JsonOption = False,
 ) -> None:
     """Reject another operator's proposal: nothing changes."""
-    with open_operator(data_dir, database_url) as op:
-        op, role = signed_in(op, who, password_stdin)
+    with acting_as(who, password_stdin, data_dir, database_url) as (op, role):
         decided = approvals.reject(
             op.sessions, proposal_id, actor=op.actor, role=role, reason=reason
         )
@@ -201,8 +202,7 @@ def withdraw_command(
     as_json: JsonOption = False,
 ) -> None:
     """Withdraw one's own proposal: nothing changes."""
-    with open_operator(data_dir, database_url) as op:
-        op, _role = signed_in(op, who, password_stdin)
+    with acting_as(who, password_stdin, data_dir, database_url) as (op, _role):
         decided = approvals.withdraw(op.sessions, proposal_id, actor=op.actor)
     _decided(decided, as_json)
 
@@ -217,8 +217,7 @@ def require_command(
     as_json: JsonOption = False,
 ) -> None:
     """Turn two-person approval on or off (an admin account, with --as); logged."""
-    with open_operator(data_dir, database_url) as op:
-        op, role = signed_in(op, who, password_stdin)
+    with acting_as(who, password_stdin, data_dir, database_url) as (op, role):
         on = approvals.set_approval_required(
             op.sessions, value is OnOff.on, actor=op.actor, role=role
         )

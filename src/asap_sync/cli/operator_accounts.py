@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import os
-import sys
 from typing import Annotated, Any
 
 import typer
 
 from asap_sync.cli.conventions import (
     JsonOption,
-    bad_input,
     input_checks,
     new_app,
     print_json,
@@ -22,6 +19,7 @@ from asap_sync.cli.operator_session import (
     DataDirOption,
     Operator,
     open_operator,
+    read_password,
 )
 from asap_sync.service.operator_ports import ChangeFilter, LoggedChange, OperatorError
 from asap_sync.service.operators import (
@@ -50,17 +48,6 @@ def sessions_of(op: Operator) -> SqlOperatorSessions:
     return SqlOperatorSessions(op.engine)
 
 
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if not sys.stdin.isatty():
-        bad_input("no terminal to ask for the password: pass --password-stdin and pipe it")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Password again: ") != first:
-        bad_input("the two passwords differ")
-    return first
-
-
 @operators_app.command("add")
 def operators_add(
     name: NameArgument,
@@ -73,7 +60,7 @@ def operators_add(
     """Create a console account; the password is asked for (or read from stdin)."""
     with input_checks(OperatorError):
         chosen = parse_role(role)
-        password = check_password(_read_password(password_stdin))
+        password = check_password(read_password(password_stdin, confirm=True))
     with open_operator(data_dir, database_url) as op:
         added = add_operator(
             sessions_of(op),
@@ -145,7 +132,7 @@ def operators_reset_password(
 ) -> None:
     """Set a new password (this also enables a disabled account); open sessions end."""
     with input_checks(OperatorError):
-        password = check_password(_read_password(password_stdin))
+        password = check_password(read_password(password_stdin, confirm=True))
     with open_operator(data_dir, database_url) as op:
         done = reset_password(
             sessions_of(op), name, password=password, salt=os.urandom(16), actor=op.actor

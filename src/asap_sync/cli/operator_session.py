@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ __all__ = [
     "operator_errors",
     "print_json",
     "print_table",
+    "read_password",
     "record",
     "settings_for",
     "show_time",
@@ -131,6 +133,18 @@ def require_migrated(engine: Engine, settings: Settings) -> None:
     if current_revision(engine) is None:
         fail(f"the database {describe_database(settings)} is not initialised: run `asap-sync init`")
     check_up_to_date(engine)
+
+
+def read_password(from_stdin: bool, prompt: str = "Password: ", *, confirm: bool = False) -> str:
+    """A password from the first line of stdin, or asked at the terminal (twice to confirm)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        bad_input("no terminal to ask for the password: pass --password-stdin and pipe it")
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("Password again: ") != first:
+        bad_input("the two passwords differ")
+    return first
 
 
 def cli_actor() -> Actor:
