@@ -64,6 +64,7 @@ def test_a_close_takes_effect_only_when_another_finance_operator_approves(
 
     proposer = page_for("fin")  # type: ignore[operator]
     proposer.goto("/console/periods/2026-01/preview")
+    assert "this proposes the close" in proposer.locator("#approval-note").inner_text()
     proposer.get_by_role("button", name="Close 2026-01 now").click()
     proposer.wait_for_load_state()
     assert "Proposed, awaiting approval" in proposer.get_by_role("status").inner_text()

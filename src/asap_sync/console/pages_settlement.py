@@ -50,7 +50,12 @@ def preview_page(ask: Ask) -> Response:
         zone=ask.console.zone,
         allow_open_month=allow_open,
     )
-    return ask.render("preview.html", preview=preview, allow_open=allow_open)
+    return ask.render(
+        "preview.html",
+        preview=preview,
+        allow_open=allow_open,
+        approval_required=approvals.approval_required(ask.admin()),
+    )
 
 
 def close_action(ask: Ask) -> Response:
