@@ -29,6 +29,7 @@ from sqlalchemy import Engine, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from asap_sync.service.journal import Actor
 from asap_sync.service.settlement import close_period
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.migrate import upgrade
@@ -37,6 +38,7 @@ from asap_sync.storage.settlement import SqlSettlementUnitOfWork
 PERIOD = "2026-01"
 ACCEPTED = datetime(2026, 1, 15, 4, 0, tzinfo=UTC)
 CLOSE_AT = datetime(2026, 2, 3, 1, 0, tzinfo=UTC)
+BENCH = Actor(name="bench", source="cli", at=CLOSE_AT)
 
 TRANSACTIONS = """
 INSERT INTO transactions (transaction_id, merchant_id, out_trans_id, client_id, direction,
@@ -125,7 +127,7 @@ def run(engine: Engine, label: str, n: int, merchants: int) -> None:
     before = peak_rss_mib()
     started = time.perf_counter()
     report = close_period(
-        lambda: SqlSettlementUnitOfWork(engine),
+        lambda: SqlSettlementUnitOfWork(engine, actor=BENCH),
         period=PERIOD,
         now=CLOSE_AT,
         zone=ZoneInfo("Asia/Hong_Kong"),

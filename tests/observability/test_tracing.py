@@ -86,3 +86,45 @@ def test_tracing_on_without_the_extra_says_how_to_install_it(
 def test_an_unknown_tracing_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="zipkin"):
         tracing_observer("zipkin")
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+
+
+def test_a_caller_traceparent_makes_the_request_span_its_child_in_its_trace(
+    traced: tuple[Served, InMemorySpanExporter],
+) -> None:
+    served, exporter = traced
+    headers = {
+        "traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01",
+        "tracestate": "vendor=opaque",
+    }
+    assert served.sync(sync_body(), headers=headers).json()["success"]
+    spans = exporter.get_finished_spans()
+    assert {format(span.context.trace_id, "032x") for span in spans} == {TRACE_ID}
+    request = by_name(spans)["asap_sync.request"]
+    assert request.parent is not None and request.parent.is_remote
+    assert format(request.parent.span_id, "016x") == CALLER_SPAN
+    assert request.context.trace_state.get("vendor") == "opaque"
+    verify = by_name(spans)["asap_sync.verify"]
+    assert verify.parent is not None and verify.parent.span_id == request.context.span_id
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  # an all-zero trace id
+        f"00-{TRACE_ID}-0000000000000000-01",  # an all-zero parent id
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # version ff is invalid
+        "not a traceparent",
+    ],
+)
+def test_a_malformed_traceparent_starts_a_new_trace(
+    traced: tuple[Served, InMemorySpanExporter], traceparent: str
+) -> None:
+    served, exporter = traced
+    assert served.sync(sync_body(), headers={"traceparent": traceparent}).json()["success"]
+    request = by_name(exporter.get_finished_spans())["asap_sync.request"]
+    assert request.parent is None
+    assert format(request.context.trace_id, "032x") != TRACE_ID

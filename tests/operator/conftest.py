@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from asap_sync.cli.main import app
+from asap_sync.service.journal import Actor
 from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.tables import metadata
@@ -29,7 +30,7 @@ Cli = Callable[..., Result]
 @pytest.fixture
 def sessions(engine: Engine) -> SqlAdminSessions:
     """Admin units of work on the migrated test database (SQLite, then PostgreSQL)."""
-    return SqlAdminSessions(engine)
+    return SqlAdminSessions(engine, actor=Actor(name="cli:test", source="cli", at=NOW))
 
 
 @pytest.fixture(autouse=True)

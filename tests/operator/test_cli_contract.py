@@ -17,12 +17,21 @@ from typing import Any
 import pytest
 import typer
 from click.testing import Result
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from asap_sync import wire
 from asap_sync.cli.conventions import Exit
 from asap_sync.cli.main import app
+from asap_sync.domain.model import Rule
+from asap_sync.service import approvals
+from asap_sync.service.admin import NewContract
+from asap_sync.service.journal import Actor
+from asap_sync.service.operator_ports import Role
+from asap_sync.service.operators import add_operator
+from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.engine import make_engine
+from asap_sync.storage.operators import SqlOperatorSessions
 from tests.settlement.kit import T0, Ledger, register
 
 EXEMPT = {
@@ -67,6 +76,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ledger.now = T0 + timedelta(days=30)
     ledger.close("2026-01")
     ledger.refund("M1", "R1", "P1", 2_500)
+    propose_three_contracts(engine)
     engine.dispose()
     books = "outTransId,direction,amount_minor\nP1,pay,10000\n"
     (root / "mine.csv").write_text(books)
@@ -74,10 +84,37 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def propose_three_contracts(engine: Engine) -> None:
+    """Operators pat and quinn (admins); pat's proposals 1, 2 and 3; approval then off again."""
+    at = Actor(name="setup", source="cli", at=T0)
+    for name in ("pat", "quinn"):
+        add_operator(
+            SqlOperatorSessions(engine),
+            name,
+            role=Role.ADMIN,
+            password=PASSWORD.strip(),
+            salt=name.encode() * 8,
+            actor=at,
+        )
+    sessions = SqlAdminSessions(engine)
+    approvals.set_approval_required(sessions, True, actor=at, role=Role.ADMIN)
+    pat = Actor(name="pat", source="cli", at=T0)
+    for merchant in ("M7", "M6", "M5"):
+        new = NewContract(
+            contract_id=f"K-{merchant}",
+            merchant_id=merchant,
+            valid_from=T0,
+            rules={"RENEWAL": Rule(kind="rate", value=100)},
+        )
+        approvals.add_contract_or_propose(sessions, new, actor=pat, role=Role.ADMIN)
+    approvals.set_approval_required(sessions, False, actor=at, role=Role.ADMIN)
+
+
 def samples(root: Path) -> dict[tuple[str, ...], tuple[list[str], int, list[str], int]]:
     """Per command: arguments that work and their exit status; arguments that fail and theirs."""
     data = ["--data-dir", str(root / "data")]
     missing = ["--data-dir", str(root / "missing")]
+    pat, quinn = ["--as", "pat", "--password-stdin"], ["--as", "quinn", "--password-stdin"]
     down = f"http://127.0.0.1:{closed_port()}"
     merchant = ["--client-id", "client-1", "--private-key", str(root / "k.pem")]
     merchant += ["--platform-public-key", KEY, "--max-attempts", "1"]
@@ -131,6 +168,11 @@ def samples(root: Path) -> dict[tuple[str, ...], tuple[list[str], int, list[str]
             ["ghost", "--password-stdin", *data],
             1,
         ),
+        ("approvals", "list"): ([*data], 0, ["--status", "maybe", *data], 2),
+        ("approvals", "approve"): (["1", *quinn, *data], 0, ["1", *quinn, *data], 1),
+        ("approvals", "reject"): (["2", *quinn, *data], 0, ["2", *pat, *data], 1),
+        ("approvals", "withdraw"): (["3", *pat, *data], 0, ["3", *quinn, *data], 1),
+        ("approvals", "require"): (["off", *quinn, *data], 0, ["off", *data], 1),
         ("operators", "disable"): (["ann", *data], 0, ["ghost", *data], 1),
         ("activity", "list"): ([*data], 0, ["--limit", "0", *data], 2),
         ("merchant-side", "keygen"): (

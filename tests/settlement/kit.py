@@ -4,7 +4,7 @@ ingestion service with really signed requests (so the audit can re-verify them).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -20,6 +20,7 @@ from asap_sync.service.audit import AuditReport, audit
 from asap_sync.service.decide import AcceptPolicy, Outcome, Pending, PendingSync
 from asap_sync.service.directory import Directory
 from asap_sync.service.ingest import Ingestor
+from asap_sync.service.journal import Actor
 from asap_sync.service.ports import SignedRequest
 from asap_sync.service.settlement import AssignReport, CloseReport, assign_period, close_period
 from asap_sync.service.sync_command import to_command
@@ -231,10 +232,15 @@ class Ledger:
             )
         )
 
+    def units(self) -> Callable[[], SqlSettlementUnitOfWork]:
+        """Settlement units of work whose changes are logged under an operator at the clock."""
+        actor = Actor(name="cli:test", source="cli", at=self.now)
+        return lambda: SqlSettlementUnitOfWork(self.engine, actor=actor)
+
     def close(self, period: str, *, allow_open_month: bool = False) -> CloseReport:
         """Close a period at the ledger's clock."""
         return close_period(
-            lambda: SqlSettlementUnitOfWork(self.engine),
+            self.units(),
             period=period,
             now=self.now,
             zone=ZONE,
@@ -243,9 +249,7 @@ class Ledger:
 
     def assign(self, period: str) -> AssignReport:
         """Assign a period at the ledger's clock."""
-        return assign_period(
-            lambda: SqlSettlementUnitOfWork(self.engine), period=period, now=self.now
-        )
+        return assign_period(self.units(), period=period, now=self.now)
 
     def audit(self) -> AuditReport:
         """The full audit."""

@@ -12,7 +12,6 @@ from asap_sync import wire
 from asap_sync.bootstrap import system_clock
 from asap_sync.cli.conventions import JsonOption, bad_input, new_app, print_json
 from asap_sync.cli.display import print_table, show_time
-from asap_sync.cli.operator_accounts import log_change
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
@@ -53,9 +52,6 @@ def clients_add(
     """Register a client. It can call once it has a key and a merchant link."""
     with open_operator(data_dir, database_url) as op:
         client = add_client(op.sessions, client_id, name=name, now=system_clock())
-        log_change(
-            op.engine, "client.add", client_id, after={"name": name, "status": client.status}
-        )
     if as_json:
         print_json(record(client))
     else:
@@ -72,7 +68,6 @@ def clients_disable(
     """Disable a client: its requests answer INVALID_CLIENT until it is enabled again."""
     with open_operator(data_dir, database_url) as op:
         set_client_enabled(op.sessions, client_id, enabled=False)
-        log_change(op.engine, "client.disable", client_id, after={"status": "disabled"})
     _done(f"Client {client_id} disabled.", {"clientId": client_id, "status": "disabled"}, as_json)
 
 
@@ -86,7 +81,6 @@ def clients_enable(
     """Enable a disabled client again."""
     with open_operator(data_dir, database_url) as op:
         set_client_enabled(op.sessions, client_id, enabled=True)
-        log_change(op.engine, "client.enable", client_id, after={"status": "active"})
     _done(f"Client {client_id} enabled.", {"clientId": client_id, "status": "active"}, as_json)
 
 
@@ -183,8 +177,6 @@ def keys_add(
     text = _key_text(key_file, key)
     with open_operator(data_dir, database_url) as op:
         added = add_client_key(op.sessions, client_id, text, version=version, now=system_clock())
-        subject = f"{client_id} v{added.key_version}"
-        log_change(op.engine, "key.add", subject, after={"fingerprint": added.fingerprint})
     if as_json:
         print_json(record(added, fingerprint=added.fingerprint))
         return
@@ -244,7 +236,6 @@ def keys_retire(
     """Retire a key version: requests signed with it answer KEY_NOT_FOUND from now on."""
     with open_operator(data_dir, database_url) as op:
         retire_client_key(op.sessions, client_id, version, now=system_clock())
-        log_change(op.engine, "key.retire", f"{client_id} v{version}", after={"status": "retired"})
     _done(
         f"Key version {version} of client {client_id} retired.",
         {"clientId": client_id, "keyVersion": version, "status": "retired"},
@@ -266,9 +257,6 @@ def merchants_link(
     """Allow a client to report transactions for a merchant."""
     with open_operator(data_dir, database_url) as op:
         link_merchant(op.sessions, client_id, merchant_id, now=system_clock())
-        log_change(
-            op.engine, "merchant.link", f"{client_id} -> {merchant_id}", after={"linked": True}
-        )
     _done(
         f"Client {client_id} may now report for merchant {merchant_id}.",
         {"clientId": client_id, "merchantId": merchant_id, "linked": True},
@@ -287,9 +275,6 @@ def merchants_unlink(
     """Stop a client from reporting for a merchant (it then gets INVALID_MERCHANT)."""
     with open_operator(data_dir, database_url) as op:
         unlink_merchant(op.sessions, client_id, merchant_id)
-        log_change(
-            op.engine, "merchant.unlink", f"{client_id} -> {merchant_id}", after={"linked": False}
-        )
     _done(
         f"Client {client_id} may no longer report for merchant {merchant_id}.",
         {"clientId": client_id, "merchantId": merchant_id, "linked": False},

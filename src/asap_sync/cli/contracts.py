@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from asap_sync.bootstrap import system_clock
+from asap_sync.cli.approvals import AsOption, PasswordStdinOption, proposed, signed_in
 from asap_sync.cli.conventions import JsonOption, input_checks, new_app, print_json
 from asap_sync.cli.display import print_table
-from asap_sync.cli.operator_accounts import log_change
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
@@ -22,13 +21,13 @@ from asap_sync.domain.model import Contract, Rule
 from asap_sync.service.admin import (
     AdminError,
     NewContract,
-    add_contract,
-    end_contract,
     list_contracts,
     parse_moment,
     parse_rules,
 )
 from asap_sync.service.admin_contracts import validate_contract
+from asap_sync.service.approval_ports import Proposal
+from asap_sync.service.approvals import add_contract_or_propose, end_contract_or_propose
 
 app = new_app("CPS contracts: validity period and commission rules per goodsCode.")
 
@@ -71,11 +70,16 @@ def add(
             show_default="200000 = 2000 HKD",
         ),
     ] = None,
+    who: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record a contract. It may not overlap another contract of the same merchant."""
+    """Record a contract. It may not overlap another contract of the same merchant.
+
+    With two-person approval on, this proposes the contract instead (see `approvals`).
+    """
     where = locate_checked(data_dir, database_url)
     zone = ZoneInfo(where.settings.timezone)
     with input_checks(AdminError):
@@ -91,8 +95,11 @@ def add(
         )
         validate_contract(new)
     with open_located(where) as op:
-        contract = add_contract(op.sessions, new, now=system_clock())
-        log_change(op.engine, "contract.add", contract.contract_id, after=contract_record(contract))
+        op, role = signed_in(op, who, password_stdin)
+        contract = add_contract_or_propose(op.sessions, new, actor=op.actor, role=role)
+    if isinstance(contract, Proposal):
+        proposed(contract, as_json)
+        return
     if as_json:
         print_json(contract_record(contract))
         return
@@ -108,22 +115,29 @@ def end(
     at: Annotated[
         str | None, typer.Option(help=f"End, exclusive: {MomentHelp}.", show_default="now")
     ] = None,
+    who: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """End a contract: transactions dated from then on are not covered by it.
 
-    Accepted transactions keep their commission. A contract can only be shortened.
+    Accepted transactions keep their commission. A contract can only be shortened. With
+    two-person approval on, this proposes the end instead (without --at: at the approval).
     """
     where = locate_checked(data_dir, database_url)
     zone = ZoneInfo(where.settings.timezone)
     with input_checks(AdminError):
         moment = None if at is None else parse_moment(at, zone)
     with open_located(where) as op:
-        contract = end_contract(op.sessions, contract_id, at=moment, now=system_clock())
-        ended = None if contract.valid_to is None else contract.valid_to.isoformat()
-        log_change(op.engine, "contract.end", contract_id, after={"validTo": ended})
+        op, role = signed_in(op, who, password_stdin)
+        contract = end_contract_or_propose(
+            op.sessions, contract_id, at=moment, actor=op.actor, role=role
+        )
+    if isinstance(contract, Proposal):
+        proposed(contract, as_json)
+        return
     if as_json:
         print_json(contract_record(contract))
         return

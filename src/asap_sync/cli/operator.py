@@ -12,7 +12,7 @@ import typer
 import uvicorn
 
 from asap_sync.bootstrap import engine_for, platform_keys_for, server_options, system_clock
-from asap_sync.cli import activity, clients, contracts, health, operator_accounts
+from asap_sync.cli import activity, approvals, clients, contracts, health, operator_accounts
 from asap_sync.cli.admin_listener import admin_listener
 from asap_sync.cli.conventions import Exit, JsonOption, fail, new_app, print_json
 from asap_sync.cli.operator_session import (
@@ -60,6 +60,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(activity.transactions_app, name="transactions")
     app.add_typer(operator_accounts.operators_app, name="operators")
     app.add_typer(operator_accounts.activity_log_app, name="activity")
+    app.add_typer(approvals.approvals_app, name="approvals")
 
 
 def platform_key_fields(key: PlatformKeyRecord) -> dict[str, Any]:
@@ -383,9 +384,6 @@ def rotate(
     """
     with open_operator(data_dir, database_url) as op:
         key = rotate_platform_key(op.sessions, now=system_clock())
-        operator_accounts.log_change(
-            op.engine, "platform-key.rotate", f"version {key.key_version}", after={"active": True}
-        )
     if as_json:
         print_json(platform_key_fields(key))
         return

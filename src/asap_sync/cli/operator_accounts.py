@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import os
-import sys
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import Engine
 
-from asap_sync.bootstrap import system_clock
 from asap_sync.cli.conventions import (
     JsonOption,
-    bad_input,
     input_checks,
     new_app,
     print_json,
@@ -24,8 +19,9 @@ from asap_sync.cli.operator_session import (
     DataDirOption,
     Operator,
     open_operator,
+    read_password,
 )
-from asap_sync.service.operator_ports import Actor, ChangeFilter, LoggedChange, OperatorError
+from asap_sync.service.operator_ports import ChangeFilter, LoggedChange, OperatorError
 from asap_sync.service.operators import (
     add_operator,
     check_password,
@@ -33,7 +29,6 @@ from asap_sync.service.operators import (
     list_changes,
     list_operators,
     parse_role,
-    record_change,
     reset_password,
 )
 from asap_sync.storage.operators import SqlOperatorSessions
@@ -48,42 +43,9 @@ PasswordStdin = Annotated[
 ]
 
 
-def cli_actor() -> Actor:
-    """The person at the terminal, as the activity log names them."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return Actor(name=f"cli:{user}", source="cli", at=system_clock())
-
-
-def log_change(
-    engine: Engine,
-    action: str,
-    subject: str,
-    *,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    """Write a change made from the CLI to the activity log (the console shows it too)."""
-    change = cli_actor().change(action, subject, before=before, after=after)
-    record_change(SqlOperatorSessions(engine), change)
-
-
 def sessions_of(op: Operator) -> SqlOperatorSessions:
     """The operator-account sessions of an open database."""
     return SqlOperatorSessions(op.engine)
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if not sys.stdin.isatty():
-        bad_input("no terminal to ask for the password: pass --password-stdin and pipe it")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Password again: ") != first:
-        bad_input("the two passwords differ")
-    return first
 
 
 @operators_app.command("add")
@@ -98,7 +60,7 @@ def operators_add(
     """Create a console account; the password is asked for (or read from stdin)."""
     with input_checks(OperatorError):
         chosen = parse_role(role)
-        password = check_password(_read_password(password_stdin))
+        password = check_password(read_password(password_stdin, confirm=True))
     with open_operator(data_dir, database_url) as op:
         added = add_operator(
             sessions_of(op),
@@ -106,7 +68,7 @@ def operators_add(
             role=chosen,
             password=password,
             salt=os.urandom(16),
-            actor=cli_actor(),
+            actor=op.actor,
         )
     if as_json:
         print_json(added)
@@ -153,7 +115,7 @@ def operators_disable(
 ) -> None:
     """Disable an account: it can no longer log in and its open sessions end."""
     with open_operator(data_dir, database_url) as op:
-        disabled = disable_operator(sessions_of(op), name, actor=cli_actor())
+        disabled = disable_operator(sessions_of(op), name, actor=op.actor)
     if as_json:
         print_json(disabled)
         return
@@ -170,10 +132,10 @@ def operators_reset_password(
 ) -> None:
     """Set a new password (this also enables a disabled account); open sessions end."""
     with input_checks(OperatorError):
-        password = check_password(_read_password(password_stdin))
+        password = check_password(read_password(password_stdin, confirm=True))
     with open_operator(data_dir, database_url) as op:
         done = reset_password(
-            sessions_of(op), name, password=password, salt=os.urandom(16), actor=cli_actor()
+            sessions_of(op), name, password=password, salt=os.urandom(16), actor=op.actor
         )
     if as_json:
         print_json(done)

@@ -7,7 +7,10 @@ Commands of other groups use these too (docs/cli.md, "Writing a command"): the o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import getpass
+import os
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -19,7 +22,7 @@ import typer
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
-from asap_sync.bootstrap import engine_for
+from asap_sync.bootstrap import engine_for, system_clock
 from asap_sync.cli.conventions import (
     CliError,
     Exit,
@@ -32,15 +35,18 @@ from asap_sync.cli.display import print_table, show_time
 from asap_sync.cli.location import CONFIG_FILE, Location, locate
 from asap_sync.config import DATABASE_FILE, Settings
 from asap_sync.service.admin import AdminError
+from asap_sync.service.journal import Actor
 from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.file_modes import CustodyError
 from asap_sync.storage.migrate import SchemaOutOfDate, check_up_to_date, current_revision
+from asap_sync.storage.settlement import SqlSettlementUnitOfWork
 
 __all__ = [
     "DataDirOption",
     "DatabaseUrlOption",
     "JsonOption",
     "Operator",
+    "cli_actor",
     "describe_database",
     "embedded_database",
     "fail",
@@ -48,6 +54,7 @@ __all__ = [
     "operator_errors",
     "print_json",
     "print_table",
+    "read_password",
     "record",
     "settings_for",
     "show_time",
@@ -128,13 +135,47 @@ def require_migrated(engine: Engine, settings: Settings) -> None:
     check_up_to_date(engine)
 
 
+def read_password(from_stdin: bool, prompt: str = "Password: ", *, confirm: bool = False) -> str:
+    """A password from the first line of stdin, or asked at the terminal (twice to confirm)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        bad_input("no terminal to ask for the password: pass --password-stdin and pipe it")
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("Password again: ") != first:
+        bad_input("the two passwords differ")
+    return first
+
+
+def cli_actor() -> Actor:
+    """The person at the terminal, as the activity log names them: ``cli:<OS user>``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return Actor(name=f"cli:{user}", source="cli", at=system_clock(), signed_in=False)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Operator:
-    """An open database for one command."""
+    """An open database for one command; its changes are logged under ``actor``."""
 
     settings: Settings
     engine: Engine
-    sessions: SqlAdminSessions
+    actor: Actor
+
+    @property
+    def sessions(self) -> SqlAdminSessions:
+        """The operator use cases' sessions, logging every change under :attr:`actor`."""
+        return SqlAdminSessions(self.engine, actor=self.actor)
+
+    def settlement_units(self) -> Callable[[], SqlSettlementUnitOfWork]:
+        """Units of work of closing and assigning, logging under :attr:`actor`."""
+        return lambda: SqlSettlementUnitOfWork(self.engine, actor=self.actor)
+
+    def acting(self, actor: Actor) -> Operator:
+        """The same database, changes logged under another actor."""
+        return dataclasses.replace(self, actor=actor)
 
     @property
     def zone(self) -> tzinfo:
@@ -163,7 +204,7 @@ def open_located(where: Location) -> Iterator[Operator]:
         engine = engine_for(settings)
         try:
             require_migrated(engine, settings)
-            yield Operator(settings=settings, engine=engine, sessions=SqlAdminSessions(engine))
+            yield Operator(settings=settings, engine=engine, actor=cli_actor())
         finally:
             engine.dispose()
 

@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TextIO
-from zoneinfo import ZoneInfo
 
 import typer
 
 from asap_sync.bootstrap import system_clock
+from asap_sync.cli.approvals import AsOption, PasswordStdinOption, proposed, signed_in
 from asap_sync.cli.conventions import (
     DataKeys,
     Exit,
@@ -24,7 +24,6 @@ from asap_sync.cli.conventions import (
     print_json,
 )
 from asap_sync.cli.display import print_table, show_time
-from asap_sync.cli.operator_accounts import log_change
 from asap_sync.cli.operator_session import (
     DatabaseUrlOption,
     DataDirOption,
@@ -36,11 +35,12 @@ from asap_sync.domain.model import SyncCommand
 from asap_sync.domain.money import format_e4_hkd, format_minor_hkd
 from asap_sync.domain.settlement import InvalidPeriod, SettlementRefused, parse_period
 from asap_sync.service import exports
+from asap_sync.service.approval_ports import Proposal
+from asap_sync.service.approvals import close_or_propose
 from asap_sync.service.audit import AuditReport, audit
-from asap_sync.service.settlement import assign_period, close_period
+from asap_sync.service.settlement import assign_period
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.audit_queries import audit_queries
-from asap_sync.storage.settlement import SqlSettlementUnitOfWork
 from asap_sync.storage.statement_queries import statement_queries
 from asap_sync.wire import parse_sync_body
 
@@ -91,23 +91,31 @@ def close_command(
     allow_open_month: Annotated[
         bool, typer.Option("--allow-open-month", help="Close the current month anyway.")
     ] = False,
+    who: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
     as_json: JsonOption = False,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Close a period: PENDING → PROCESSING, one sealed statement per merchant. Re-runnable."""
+    """Close a period: PENDING → PROCESSING, one sealed statement per merchant. Re-runnable.
+
+    With two-person approval on, this proposes the close instead (see `approvals`).
+    """
     month = _period(period)
     assert month is not None
     with _settlement(data_dir, database_url) as op:
-        report = close_period(
-            lambda: SqlSettlementUnitOfWork(op.engine),
+        op, role = signed_in(op, who, password_stdin)
+        report = close_or_propose(
+            op.settlement_units(),
             period=month,
-            now=system_clock(),
-            zone=ZoneInfo(op.settings.timezone),
+            zone=op.zone,
             allow_open_month=allow_open_month,
+            actor=op.actor,
+            role=role,
         )
-        after = {"status": report.status.value, "statements": report.statement_count}
-        log_change(op.engine, "period.close", report.period, after=after)
+    if isinstance(report, Proposal):
+        proposed(report, as_json)
+        return
     if as_json:
         print_json(report)
         return
@@ -132,11 +140,7 @@ def assign_command(
     month = _period(period)
     assert month is not None
     with _settlement(data_dir, database_url) as op:
-        report = assign_period(
-            lambda: SqlSettlementUnitOfWork(op.engine), period=month, now=system_clock()
-        )
-        after = {"status": "ASSIGNED", "statements": report.statements_assigned}
-        log_change(op.engine, "period.assign", report.period, after=after)
+        report = assign_period(op.settlement_units(), period=month, now=system_clock())
     if as_json:
         print_json(report)
         return

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from asap_sync.console import pages_admin, pages_ledger, pages_settlement
+from asap_sync.console import pages_admin, pages_approvals, pages_ledger, pages_settlement
 from asap_sync.console.auth import COOKIE, LoginThrottle, SessionCodec, csrf_ok
 from asap_sync.console.web import (
     LOGIN_COOKIE,
@@ -79,6 +79,7 @@ def create_console_app(
         *pages_ledger.PAGES,
         *pages_settlement.PAGES,
         *pages_admin.PAGES,
+        *pages_approvals.PAGES,
     ]
     routes: list[BaseRoute] = [
         Route("/", lambda _r: RedirectResponse("/console/", status_code=307)),

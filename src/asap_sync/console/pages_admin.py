@@ -3,15 +3,15 @@ the activity log. Every change calls the CLI's use case and is written to the ac
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from typing import Any
 
 from starlette.responses import Response
 
+from asap_sync.console.pages_approvals import pending_subjects, proposed_notice
 from asap_sync.console.web import Ask, back
-from asap_sync.service import admin
+from asap_sync.service import admin, approvals
 from asap_sync.service.admin_ports import AdminError
+from asap_sync.service.approval_ports import Proposal
 from asap_sync.service.operator_ports import ChangeFilter, Role
 from asap_sync.service.operators import (
     add_operator,
@@ -19,15 +19,10 @@ from asap_sync.service.operators import (
     list_changes,
     list_operators,
     parse_role,
-    record_change,
     reset_password,
 )
 
 ACTIVITY_PAGE = 50
-
-
-def _log(ask: Ask, action: str, subject: str, **change: Any) -> None:
-    record_change(ask.console.operators, ask.actor().change(action, subject, **change))
 
 
 def _number(text: str, what: str) -> int:
@@ -41,26 +36,24 @@ def _number(text: str, what: str) -> int:
 
 def clients_page(ask: Ask) -> Response:
     """Clients with their keys (fingerprints, versions, status) and merchant links."""
-    clients = admin.list_clients(ask.console.admin)
-    keys = admin.list_client_keys(ask.console.admin)
+    clients = admin.list_clients(ask.admin())
+    keys = admin.list_client_keys(ask.admin())
     return ask.render("clients.html", clients=clients, keys=keys)
 
 
 def add_client(ask: Ask) -> Response:
     """``asap-sync clients add``."""
     client = admin.add_client(
-        ask.console.admin, ask.field("client_id"), name=ask.field("name"), now=ask.actor().at
+        ask.admin(), ask.field("client_id"), name=ask.field("name"), now=ask.actor().at
     )
-    _log(ask, "client.add", client.client_id, after={"name": client.name, "status": "active"})
     return back("/console/clients", notice=f"Client {client.client_id} added.")
 
 
 def set_client_status(ask: Ask) -> Response:
     """``asap-sync clients enable|disable``."""
     client_id, enabled = ask.field("client_id"), ask.field("enabled") == "1"
-    before = admin.set_client_enabled(ask.console.admin, client_id, enabled=enabled)
+    before = admin.set_client_enabled(ask.admin(), client_id, enabled=enabled)
     state = "active" if enabled else "disabled"
-    _log(ask, "client.enable" if enabled else "client.disable", client_id, after={"status": state})
     return back("/console/clients", notice=f"Client {before.client_id} is {state}.")
 
 
@@ -68,17 +61,11 @@ def add_key(ask: Ask) -> Response:
     """``asap-sync keys add``: a public key, PEM or one-line base64."""
     version = ask.field("version")
     key = admin.add_client_key(
-        ask.console.admin,
+        ask.admin(),
         ask.field("client_id"),
         ask.field("key"),
         version=_number(version, "key version") if version else None,
         now=ask.actor().at,
-    )
-    _log(
-        ask,
-        "key.add",
-        f"{key.client_id} v{key.key_version}",
-        after={"fingerprint": key.fingerprint, "status": key.status},
     )
     notice = f"Key version {key.key_version} of {key.client_id} added ({key.fingerprint})."
     return back("/console/clients", notice=notice)
@@ -87,14 +74,7 @@ def add_key(ask: Ask) -> Response:
 def retire_key(ask: Ask) -> Response:
     """``asap-sync keys retire``."""
     client_id, version = ask.field("client_id"), _number(ask.field("version"), "key version")
-    admin.retire_client_key(ask.console.admin, client_id, version, now=ask.actor().at)
-    _log(
-        ask,
-        "key.retire",
-        f"{client_id} v{version}",
-        before={"status": "active"},
-        after={"status": "retired"},
-    )
+    admin.retire_client_key(ask.admin(), client_id, version, now=ask.actor().at)
     return back("/console/clients", notice=f"Key version {version} of {client_id} retired.")
 
 
@@ -103,27 +83,23 @@ def retire_key(ask: Ask) -> Response:
 
 def merchants_page(ask: Ask) -> Response:
     """Which client may report for which merchant."""
-    links = admin.list_links(ask.console.admin)
-    clients = admin.list_clients(ask.console.admin)
+    links = admin.list_links(ask.admin())
+    clients = admin.list_clients(ask.admin())
     return ask.render("merchants.html", links=links, clients=clients)
 
 
 def link_merchant(ask: Ask) -> Response:
     """``asap-sync merchants link``."""
     link = admin.link_merchant(
-        ask.console.admin, ask.field("client_id"), ask.field("merchant_id"), now=ask.actor().at
+        ask.admin(), ask.field("client_id"), ask.field("merchant_id"), now=ask.actor().at
     )
-    _log(ask, "merchant.link", f"{link.client_id} -> {link.merchant_id}", after={"linked": True})
     return back("/console/merchants", notice=f"{link.client_id} may report for {link.merchant_id}.")
 
 
 def unlink_merchant(ask: Ask) -> Response:
     """``asap-sync merchants unlink``."""
-    link = admin.unlink_merchant(
-        ask.console.admin, ask.field("client_id"), ask.field("merchant_id")
-    )
+    link = admin.unlink_merchant(ask.admin(), ask.field("client_id"), ask.field("merchant_id"))
     subject = f"{link.client_id} -> {link.merchant_id}"
-    _log(ask, "merchant.unlink", subject, before={"linked": True}, after={"linked": False})
     return back("/console/merchants", notice=f"{subject} unlinked.")
 
 
@@ -133,8 +109,14 @@ def unlink_merchant(ask: Ask) -> Response:
 def contracts_page(ask: Ask) -> Response:
     """Contracts with their rules per goodsCode and validity."""
     merchant = ask.query("merchant_id") or None
-    contracts = admin.list_contracts(ask.console.admin, merchant_id=merchant)
-    return ask.render("contracts.html", contracts=contracts, merchant=merchant or "")
+    contracts = admin.list_contracts(ask.admin(), merchant_id=merchant)
+    return ask.render(
+        "contracts.html",
+        contracts=contracts,
+        merchant=merchant or "",
+        proposed_adds=pending_subjects(ask, approvals.CONTRACT_ADD),
+        proposed_ends=pending_subjects(ask, approvals.CONTRACT_END),
+    )
 
 
 def add_contract(ask: Ask) -> Response:
@@ -153,8 +135,11 @@ def add_contract(ask: Ask) -> Response:
         goods_window_days=_number(window, "goods window") if window else None,
         amount_threshold_minor=_number(threshold, "amount threshold") if threshold else None,
     )
-    contract = admin.add_contract(ask.console.admin, new, now=ask.actor().at)
-    _log(ask, "contract.add", contract.contract_id, after=_contract_fields(contract))
+    contract = approvals.add_contract_or_propose(
+        ask.admin(), new, actor=ask.actor(), role=ask.operator.role
+    )
+    if isinstance(contract, Proposal):
+        return back("/console/contracts", notice=proposed_notice(contract))
     return back("/console/contracts", notice=f"Contract {contract.contract_id} added.")
 
 
@@ -162,35 +147,19 @@ def end_contract(ask: Ask) -> Response:
     """``asap-sync contracts end``: only ever shortens a contract."""
     at = ask.field("at")
     contract_id = ask.field("contract_id")
-    before = [c for c in admin.list_contracts(ask.console.admin) if c.contract_id == contract_id]
-    ended = admin.end_contract(
-        ask.console.admin,
+    ended = approvals.end_contract_or_propose(
+        ask.admin(),
         contract_id,
         at=admin.parse_moment(at, ask.console.zone) if at else None,
-        now=ask.actor().at,
+        actor=ask.actor(),
+        role=ask.operator.role,
     )
-    _log(
-        ask,
-        "contract.end",
-        contract_id,
-        before={"validTo": _iso(before[0].valid_to) if before else None},
-        after={"validTo": _iso(ended.valid_to)},
+    if isinstance(ended, Proposal):
+        return back("/console/contracts", notice=proposed_notice(ended))
+    return back(
+        "/console/contracts",
+        notice=f"Contract {contract_id} ends {ended.valid_to and ended.valid_to.isoformat()}.",
     )
-    return back("/console/contracts", notice=f"Contract {contract_id} ends {_iso(ended.valid_to)}.")
-
-
-def _iso(moment: Any) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _contract_fields(contract: Any) -> dict[str, Any]:
-    return {
-        "merchantId": contract.merchant_id,
-        "validFrom": _iso(contract.valid_from),
-        "validTo": _iso(contract.valid_to),
-        "rules": {code: dataclasses.asdict(rule) for code, rule in contract.rules.items()},
-        "defaultRateBp": contract.default_rate_bp,
-    }
 
 
 # -- operators and the activity log -------------------------------------------------------

@@ -10,16 +10,17 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
+from asap_sync.console.pages_approvals import pending_subjects, proposed_notice
 from asap_sync.console.web import Ask, back
 from asap_sync.domain.model import SyncCommand
 from asap_sync.domain.settlement import StatementLine, parse_period
-from asap_sync.service import exports
+from asap_sync.service import approvals, exports
 from asap_sync.service.admin_ports import AdminError
+from asap_sync.service.approval_ports import Proposal
 from asap_sync.service.audit import audit
 from asap_sync.service.close_preview import PreviewJob, preview_close
-from asap_sync.service.operator_ports import AuditRun, Role
-from asap_sync.service.operators import record_change
-from asap_sync.service.settlement import assign_period, close_period
+from asap_sync.service.operator_ports import Actor, AuditRun, Role
+from asap_sync.service.settlement import assign_period
 from asap_sync.service.sync_command import to_command
 from asap_sync.storage.audit_queries import audit_queries
 from asap_sync.storage.console_queries import console_queries
@@ -38,7 +39,8 @@ def periods_page(ask: Ask) -> Response:
     DaySummaries(ask.console.engine).ensure_all(ask.console.clock())
     with console_queries(ask.console.engine) as q:
         periods = q.periods()
-    return ask.render("periods.html", periods=periods)
+    proposed = pending_subjects(ask, approvals.PERIOD_CLOSE)
+    return ask.render("periods.html", periods=periods, proposed=proposed)
 
 
 def preview_page(ask: Ask) -> Response:
@@ -63,6 +65,7 @@ def preview_page(ask: Ask) -> Response:
         job=job,
         kept=(job.took or 0) >= INLINE_WAIT,
         allow_open=allow_open,
+        approval_required=approvals.approval_required(ask.admin()),
     )
 
 
@@ -109,25 +112,16 @@ def close_action(ask: Ask) -> Response:
     """Close the period (the same use case as ``asap-sync periods close``)."""
     period = parse_period(ask.request.path_params["period"])
     actor = ask.actor()
-    report = close_period(
-        _units(ask),
+    report = approvals.close_or_propose(
+        _units(ask, actor),
         period=period,
-        now=actor.at,
         zone=ask.console.zone,
         allow_open_month=ask.field("allow_open_month") == "1",
+        actor=actor,
+        role=ask.operator.role,
     )
-    record_change(
-        ask.console.operators,
-        actor.change(
-            "period.close",
-            period,
-            after={
-                "status": report.status.value,
-                "statements": report.statement_count,
-                "transactions": report.transaction_count,
-            },
-        ),
-    )
+    if isinstance(report, Proposal):
+        return back("/console/periods", notice=proposed_notice(report))
     notice = (
         f"Period {period} is {report.status.value}: {report.statement_count} statements, "
         f"{report.transaction_count} transactions."
@@ -139,22 +133,13 @@ def assign_action(ask: Ask) -> Response:
     """Assign a closed period (the same use case as ``asap-sync periods assign``)."""
     period = parse_period(ask.request.path_params["period"])
     actor = ask.actor()
-    report = assign_period(_units(ask), period=period, now=actor.at)
-    record_change(
-        ask.console.operators,
-        actor.change(
-            "period.assign",
-            period,
-            before={"status": "CLOSED"},
-            after={"status": "ASSIGNED", "statements": report.statements_assigned},
-        ),
-    )
+    assign_period(_units(ask, actor), period=period, now=actor.at)
     return back("/console/periods", notice=f"Period {period} is ASSIGNED.")
 
 
-def _units(ask: Ask) -> Any:
+def _units(ask: Ask, actor: Actor | None = None) -> Any:
     engine = ask.console.engine
-    return lambda: SqlSettlementUnitOfWork(engine)
+    return lambda: SqlSettlementUnitOfWork(engine, actor=actor)
 
 
 # -- statements ---------------------------------------------------------------------------
@@ -319,11 +304,9 @@ def run_audit(ask: Ask) -> Response:
         statements=report.statements,
         report=summary,
     )
-    with ask.console.operators() as uow:
+    with ask.console.operators.acting(actor)() as uow:
         run_id = uow.operators.add_audit_run(run)
-        uow.operators.append_change(
-            actor.change("audit.run", f"audit run {run_id}", after={"ok": report.ok})
-        )
+        uow.note("audit.run", f"audit run {run_id}", after={"ok": report.ok})
         uow.commit()
     return back(f"/console/audit/{run_id}")
 

@@ -67,6 +67,10 @@ class Ask:
         """This operator as the activity log names changes made from the console."""
         return Actor(name=self.operator.name, source="console", at=self.console.clock())
 
+    def admin(self) -> AdminSessions:
+        """The use cases' sessions, logging every change under this operator."""
+        return self.console.admin.acting(self.actor())
+
     def field(self, name: str) -> str:
         """A form field, stripped; empty when absent."""
         value = self.form.get(name)

@@ -48,6 +48,7 @@ from asap_sync.http.gateway import (
 )
 from asap_sync.http.rate_limit import RateLimiter
 from asap_sync.http.refusals import Refusals
+from asap_sync.http.tracing import join_caller_trace
 from asap_sync.service.directory import Directory, DirectorySnapshot, PlatformKey
 from asap_sync.service.key_use import UNTRACKED, KeyUse
 from asap_sync.service.observer import NULL_OBSERVER, Observer
@@ -194,7 +195,7 @@ class SignedApis:
         """Apply every step in order; raises only when the answer cannot be signed."""
         handler = self.routes.get(request.path)
         api = handler.api if handler is not None else request.path
-        with self.observer.step("request", api=api):
+        with join_caller_trace(request.headers), self.observer.step("request", api=api):
             return await self._handle(request, api)
 
     async def _handle(self, request: RawRequest, api: str) -> Answer:

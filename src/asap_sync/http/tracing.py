@@ -5,12 +5,17 @@ A span per request (``asap_sync.request``) with children for the signature check
 batch) and the answer's signature (``asap_sync.sign``). ``ASAP_SYNC_TRACING`` turns it on:
 ``otlp`` exports over OTLP/HTTP as the standard ``OTEL_EXPORTER_OTLP_*`` variables say,
 ``console`` prints spans to stderr; ``off`` (the default) adds nothing to the hot path.
+
+The caller's trace is joined, as W3C Trace Context says: a valid ``traceparent`` header (and
+its ``tracestate``) makes the request span a child of the caller's span, in the caller's trace.
+A missing or malformed one starts a new trace. See :func:`join_caller_trace`.
 """
 
 from __future__ import annotations
 
 import enum
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from asap_sync.service.observer import Observer
@@ -20,6 +25,11 @@ if TYPE_CHECKING:
 
 TRACER_NAME = "asap_sync"
 EXTRA_HINT = "tracing needs the otel extra: pip install 'asap-sync[otel]'"
+TRACEPARENT = "traceparent"
+
+# Set when this process makes spans (a TracingObserver exists): until then, joining a caller's
+# trace is not even a header lookup.
+_joining = False
 
 
 class Tracing(enum.StrEnum):
@@ -43,7 +53,9 @@ class TracingObserver:
     """Implements :class:`asap_sync.service.observer.Observer` with OpenTelemetry spans."""
 
     def __init__(self, tracer: Tracer) -> None:
+        global _joining
         self._tracer = tracer
+        _joining = True
 
     def step(self, name: str, **attributes: str | int) -> AbstractContextManager[Any]:
         return self._tracer.start_as_current_span(
@@ -102,3 +114,23 @@ def tracing_observer(mode: str, *, service_name: str = "asap-sync") -> Observer 
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return TracingObserver(provider.get_tracer(TRACER_NAME))
+
+
+def join_caller_trace(headers: Mapping[str, str]) -> AbstractContextManager[Any]:
+    """Inside, spans started are children of the caller's span (W3C ``traceparent`` and
+    ``tracestate``, lower-case header names); nothing when tracing is off or no header came."""
+    if not _joining or TRACEPARENT not in headers:
+        return nullcontext()
+    return _attached(headers)
+
+
+@contextmanager
+def _attached(headers: Mapping[str, str]) -> Iterator[None]:
+    from opentelemetry import context
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    token = context.attach(TraceContextTextMapPropagator().extract(carrier=dict(headers)))
+    try:
+        yield
+    finally:
+        context.detach(token)

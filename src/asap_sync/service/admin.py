@@ -98,6 +98,7 @@ def add_client(
         if uow.admin.get_client(client_id) is not None:
             raise AdminError(f"client {client_id!r} already exists")
         uow.admin.add_client(client_id, name, now)
+        uow.note("client.add", client_id, after={"name": name, "status": ACTIVE})
         uow.commit()
     return ClientRecord(client_id=client_id, name=name, status=ACTIVE, created_at=now)
 
@@ -105,9 +106,15 @@ def add_client(
 def set_client_enabled(sessions: AdminSessions, client_id: str, *, enabled: bool) -> ClientRecord:
     """Disable a client (its requests answer INVALID_CLIENT) or enable it again."""
     with sessions() as uow:
-        _existing_client(uow.admin, client_id)
+        before = _existing_client(uow.admin, client_id)
         uow.admin.set_client_status(client_id, ACTIVE if enabled else DISABLED)
         client = _existing_client(uow.admin, client_id)
+        uow.note(
+            "client.enable" if enabled else "client.disable",
+            client_id,
+            before={"status": before.status},
+            after={"status": client.status},
+        )
         uow.commit()
     return client
 
@@ -145,10 +152,20 @@ def add_client_key(
         elif version in taken:
             raise AdminError(f"client {client_id!r} already has a key version {version}")
         uow.admin.add_client_key(client_id, version, pem, now)
+        added = ClientKeyRecord(
+            client_id=client_id,
+            key_version=version,
+            status=ACTIVE,
+            public_key_pem=pem,
+            created_at=now,
+        )
+        uow.note(
+            "key.add",
+            f"{client_id} v{version}",
+            after={"fingerprint": added.fingerprint, "status": ACTIVE},
+        )
         uow.commit()
-    return ClientKeyRecord(
-        client_id=client_id, key_version=version, status=ACTIVE, public_key_pem=pem, created_at=now
-    )
+    return added
 
 
 def retire_client_key(
@@ -162,6 +179,12 @@ def retire_client_key(
             raise AdminError(f"key version {version} of client {client_id!r} is already retired")
         uow.admin.retire_client_key(client_id, version, now)
         retired = _key_version(uow.admin, client_id, version)
+        uow.note(
+            "key.retire",
+            f"{client_id} v{version}",
+            before={"status": key.status},
+            after={"status": retired.status},
+        )
         uow.commit()
     return retired
 
@@ -196,6 +219,7 @@ def link_merchant(
         if uow.admin.links(client_id, merchant_id):
             raise AdminError(f"client {client_id!r} is already linked to merchant {merchant_id!r}")
         uow.admin.link(client_id, merchant_id, now)
+        uow.note("merchant.link", f"{client_id} -> {merchant_id}", after={"linked": True})
         uow.commit()
     return MerchantLink(client_id=client_id, merchant_id=merchant_id, created_at=now)
 
@@ -207,6 +231,12 @@ def unlink_merchant(sessions: AdminSessions, client_id: str, merchant_id: str) -
         if not found:
             raise AdminError(f"client {client_id!r} is not linked to merchant {merchant_id!r}")
         uow.admin.unlink(client_id, merchant_id)
+        uow.note(
+            "merchant.unlink",
+            f"{client_id} -> {merchant_id}",
+            before={"linked": True},
+            after={"linked": False},
+        )
         uow.commit()
     return found[0]
 
@@ -257,6 +287,7 @@ def rotate_platform_key(
         uow.admin.lock("platform-key")
         created = _create_platform_key(uow.admin, new_key, now)
         uow.admin.retire_platform_keys_before(created.key_version)
+        uow.note("platform-key.rotate", f"version {created.key_version}", after={"active": True})
         uow.commit()
     return created
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import cast, get_args
+from typing import Any, cast, get_args
 
 from asap_sync.domain.contracts import check_no_overlap
 from asap_sync.domain.errors import ContractOverlap
 from asap_sync.domain.model import Contract, Rule, RuleKind
-from asap_sync.service.admin_ports import AdminError, AdminSessions, check_id
+from asap_sync.service.admin_ports import (
+    AdminError,
+    AdminRepository,
+    AdminSessions,
+    AdminUnitOfWork,
+    check_id,
+)
 
 GOODS_CODES = ("RENEWAL", "NEW_CONTRACT")  # the wire's goodsCode enumeration (SPEC §3)
 MAX_RATE_BP = 10_000  # 100 % of the base: more would pay out more than was sold
@@ -131,20 +137,46 @@ def add_contract(sessions: AdminSessions, new: NewContract, *, now: datetime) ->
     """
     contract = _check_new(new)
     with sessions() as uow:
-        uow.admin.lock(f"contracts:{contract.merchant_id}")
-        existing = uow.admin.get_contract(contract.contract_id)
-        if existing is not None:
-            raise AdminError(
-                f"contract id {contract.contract_id!r} is already used "
-                f"(merchant {existing.merchant_id})"
-            )
-        try:
-            check_no_overlap(contract, uow.admin.contracts(contract.merchant_id))
-        except ContractOverlap as exc:
-            raise AdminError(str(exc)) from None
-        uow.admin.add_contract(contract, now)
+        add_contract_in(uow, contract, now=now)
         uow.commit()
     return contract
+
+
+def add_contract_in(uow: AdminUnitOfWork, contract: Contract, *, now: datetime) -> None:
+    """The checks that need the database and the insert, in the caller's transaction."""
+    check_contract_fits(uow.admin, contract)
+    uow.admin.add_contract(contract, now)
+    uow.note("contract.add", contract.contract_id, after=contract_fields(contract))
+
+
+def check_contract_fits(repo: AdminRepository, contract: Contract) -> None:
+    """A new id and no overlap, under the merchant's contract lock (until the transaction ends)."""
+    repo.lock(f"contracts:{contract.merchant_id}")
+    existing = repo.get_contract(contract.contract_id)
+    if existing is not None:
+        raise AdminError(
+            f"contract id {contract.contract_id!r} is already used "
+            f"(merchant {existing.merchant_id})"
+        )
+    try:
+        check_no_overlap(contract, repo.contracts(contract.merchant_id))
+    except ContractOverlap as exc:
+        raise AdminError(str(exc)) from None
+
+
+def contract_fields(contract: Contract) -> dict[str, Any]:
+    """A contract as the activity log and proposals show it."""
+    return {
+        "merchantId": contract.merchant_id,
+        "validFrom": _iso(contract.valid_from),
+        "validTo": _iso(contract.valid_to),
+        "rules": {code: {"kind": r.kind, "value": r.value} for code, r in contract.rules.items()},
+        "defaultRateBp": contract.default_rate_bp,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def end_contract(
@@ -154,27 +186,48 @@ def end_contract(
 
     A contract can only be shortened, so ending it never creates an overlap.
     """
-    at = now if at is None else at
     with sessions() as uow:
-        contract = uow.admin.get_contract(contract_id)
-        if contract is None:
-            raise AdminError(f"unknown contract {contract_id!r}")
-        uow.admin.lock(f"contracts:{contract.merchant_id}")
-        if at <= contract.valid_from:
-            raise AdminError(
-                f"contract {contract_id} starts {contract.valid_from.isoformat()}: "
-                "it cannot end at or before its start"
-            )
-        if contract.valid_to is not None and at >= contract.valid_to:
-            raise AdminError(
-                f"contract {contract_id} already ends {contract.valid_to.isoformat()}; "
-                "a contract can only be shortened"
-            )
-        uow.admin.set_contract_end(contract_id, at)
-        ended = uow.admin.get_contract(contract_id)
+        ended = end_contract_in(uow, contract_id, at=now if at is None else at)
         uow.commit()
-    assert ended is not None
     return ended
+
+
+def end_contract_in(uow: AdminUnitOfWork, contract_id: str, *, at: datetime) -> Contract:
+    """The checks of ending a contract and the update, in the caller's transaction."""
+    contract = existing_contract(uow.admin, contract_id)
+    uow.admin.lock(f"contracts:{contract.merchant_id}")
+    check_end(contract, at)
+    uow.admin.set_contract_end(contract_id, at)
+    ended = existing_contract(uow.admin, contract_id)
+    uow.note(
+        "contract.end",
+        contract_id,
+        before={"validTo": _iso(contract.valid_to)},
+        after={"validTo": _iso(ended.valid_to)},
+    )
+    return ended
+
+
+def check_end(contract: Contract, at: datetime) -> None:
+    """A contract can only be shortened, and never to end at or before its start."""
+    if at <= contract.valid_from:
+        raise AdminError(
+            f"contract {contract.contract_id} starts {contract.valid_from.isoformat()}: "
+            "it cannot end at or before its start"
+        )
+    if contract.valid_to is not None and at >= contract.valid_to:
+        raise AdminError(
+            f"contract {contract.contract_id} already ends {contract.valid_to.isoformat()}; "
+            "a contract can only be shortened"
+        )
+
+
+def existing_contract(repo: AdminRepository, contract_id: str) -> Contract:
+    """The contract of that id, or the operator's error."""
+    contract = repo.get_contract(contract_id)
+    if contract is None:
+        raise AdminError(f"unknown contract {contract_id!r}")
+    return contract
 
 
 def list_contracts(

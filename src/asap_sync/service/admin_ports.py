@@ -11,6 +11,8 @@ from typing import Protocol, Self
 
 from asap_sync import wire
 from asap_sync.domain.model import Contract
+from asap_sync.service.approval_ports import ApprovalRepository
+from asap_sync.service.journal import Actor, Journal
 
 ACTIVE = "active"
 DISABLED = "disabled"
@@ -185,8 +187,11 @@ class AdminRepository(Protocol):
     def transactions(self, which: ActivityFilter) -> Sequence[TransactionRecord]: ...
 
 
-class AdminUnitOfWork(Protocol):
+class AdminUnitOfWork(Journal, Protocol):
     """One database transaction for an operator use case: rolled back unless committed."""
+
+    @property
+    def approvals(self) -> ApprovalRepository: ...
 
     @property
     def admin(self) -> AdminRepository: ...
@@ -202,3 +207,6 @@ class AdminSessions(Protocol):
     """Opens units of work; read-only ones never block the server's writers."""
 
     def __call__(self, *, read_only: bool = False) -> AdminUnitOfWork: ...
+
+    def acting(self, actor: Actor) -> AdminSessions:
+        """The same sessions, whose units log their changes under ``actor``."""

@@ -9,6 +9,23 @@ from datetime import datetime
 from typing import Any, Protocol, Self
 
 from asap_sync.service.admin_ports import AdminError
+from asap_sync.service.journal import Actor, Change, Journal, UnattributedChange
+
+__all__ = [
+    "Actor",
+    "AuditRun",
+    "Change",
+    "ChangeFilter",
+    "Journal",
+    "LoggedChange",
+    "OperatorError",
+    "OperatorRecord",
+    "OperatorRepository",
+    "OperatorSessions",
+    "OperatorUnitOfWork",
+    "Role",
+    "UnattributedChange",
+]
 
 
 class Role(enum.StrEnum):
@@ -40,47 +57,6 @@ class OperatorRecord:
     session_epoch: int
     created_at: datetime
     updated_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Change:
-    """One change to the platform: who made it, from where, what it was, before and after."""
-
-    at: datetime
-    actor: str
-    source: str  # "console" or "cli"
-    action: str  # e.g. "client.add", "period.close"
-    subject: str
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Actor:
-    """Who is making changes, from where, and when."""
-
-    name: str
-    source: str  # "console" or "cli"
-    at: datetime
-
-    def change(
-        self,
-        action: str,
-        subject: str,
-        *,
-        before: dict[str, Any] | None = None,
-        after: dict[str, Any] | None = None,
-    ) -> Change:
-        """The activity-log entry of one change made by this actor."""
-        return Change(
-            at=self.at,
-            actor=self.name,
-            source=self.source,
-            action=action,
-            subject=subject,
-            before=before,
-            after=after,
-        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -136,8 +112,6 @@ class OperatorRepository(Protocol):
 
     def list(self) -> Sequence[OperatorRecord]: ...
 
-    def append_change(self, change: Change) -> None: ...
-
     def changes(self, which: ChangeFilter) -> Sequence[LoggedChange]: ...
 
     def add_audit_run(self, run: AuditRun) -> int: ...
@@ -147,7 +121,7 @@ class OperatorRepository(Protocol):
     def audit_run(self, audit_run_id: int) -> AuditRun | None: ...
 
 
-class OperatorUnitOfWork(Protocol):
+class OperatorUnitOfWork(Journal, Protocol):
     """One database transaction: rolled back unless committed."""
 
     @property
@@ -164,3 +138,6 @@ class OperatorSessions(Protocol):
     """Opens units of work; read-only ones never block the server's writers."""
 
     def __call__(self, *, read_only: bool = False) -> OperatorUnitOfWork: ...
+
+    def acting(self, actor: Actor) -> OperatorSessions:
+        """The same sessions, whose units log their changes under ``actor``."""

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from asap_sync.service.admin_ports import ACTIVE, DISABLED, check_id
 from asap_sync.service.operator_ports import (
     Actor,
-    Change,
     ChangeFilter,
     LoggedChange,
     OperatorError,
@@ -105,31 +104,24 @@ def add_operator(
         created_at=actor.at,
         updated_at=actor.at,
     )
-    with sessions() as uow:
+    with sessions.acting(actor)() as uow:
         if uow.operators.get(name) is not None:
             raise OperatorError(f"operator {name!r} already exists")
         uow.operators.add(record, hashed)
-        uow.operators.append_change(
-            actor.change("operator.add", name, after={"role": role.value, "status": ACTIVE})
-        )
+        uow.note("operator.add", name, after={"role": role.value, "status": ACTIVE})
         uow.commit()
     return record
 
 
 def disable_operator(sessions: OperatorSessions, name: str, *, actor: Actor) -> OperatorRecord:
     """Disable an account: it cannot log in and its open sessions end."""
-    with sessions() as uow:
+    with sessions.acting(actor)() as uow:
         before = _existing(uow.operators.get(name), name)
         if before.status == DISABLED:
             raise OperatorError(f"operator {name!r} is already disabled")
         uow.operators.update(name, now=actor.at, status=DISABLED, bump_epoch=True)
-        uow.operators.append_change(
-            actor.change(
-                "operator.disable",
-                name,
-                before={"status": before.status},
-                after={"status": DISABLED},
-            )
+        uow.note(
+            "operator.disable", name, before={"status": before.status}, after={"status": DISABLED}
         )
         after = _existing(uow.operators.get(name), name)
         uow.commit()
@@ -141,18 +133,16 @@ def reset_password(
 ) -> OperatorRecord:
     """Set a new password (and enable a disabled account); open sessions end."""
     hashed = hash_password(check_password(password), salt=salt)
-    with sessions() as uow:
+    with sessions.acting(actor)() as uow:
         before = _existing(uow.operators.get(name), name)
         uow.operators.update(
             name, now=actor.at, status=ACTIVE, password_hash=hashed, bump_epoch=True
         )
-        uow.operators.append_change(
-            actor.change(
-                "operator.reset-password",
-                name,
-                before={"status": before.status, "sessionEpoch": before.session_epoch},
-                after={"status": ACTIVE, "sessionEpoch": before.session_epoch + 1},
-            )
+        uow.note(
+            "operator.reset-password",
+            name,
+            before={"status": before.status, "sessionEpoch": before.session_epoch},
+            after={"status": ACTIVE, "sessionEpoch": before.session_epoch + 1},
         )
         after = _existing(uow.operators.get(name), name)
         uow.commit()
@@ -192,13 +182,6 @@ def _existing(found: tuple[OperatorRecord, str] | None, name: str) -> OperatorRe
 
 
 # -- the activity log ---------------------------------------------------------------------
-
-
-def record_change(sessions: OperatorSessions, change: Change) -> None:
-    """Append one change to the activity log."""
-    with sessions() as uow:
-        uow.operators.append_change(change)
-        uow.commit()
 
 
 def list_changes(sessions: OperatorSessions, which: ChangeFilter) -> Sequence[LoggedChange]:

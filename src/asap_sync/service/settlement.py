@@ -61,15 +61,22 @@ def close_period(
     now: datetime,
     zone: tzinfo,
     allow_open_month: bool = False,
+    guard: Callable[[SettlementUnitOfWork, PeriodStatus], None] | None = None,
 ) -> CloseReport:
     """Close ``period``: PENDING → PROCESSING and one sealed statement per merchant.
 
     Raises :class:`~asap_sync.domain.settlement.SettlementRefused` when the rules forbid it.
+    ``guard`` runs first in the transaction that starts the close and sees the period's status:
+    it may refuse (two-person approval) or mark an approved proposal, which then commits or
+    rolls back with the start of the close. The activity entry ``period.close`` is written
+    with the transaction that ends it.
     """
     parse_period(period)
     with uow_factory() as uow:
         repo = uow.settlement
         status = repo.period_status(period)
+        if guard is not None:
+            guard(uow, status)
         if status in DONE:
             return _close_report(repo.period_counts(period), period, status, already=True)
         check_close_allowed(
@@ -95,6 +102,16 @@ def close_period(
             closed_at=now,
             statement_count=counts[0],
             transaction_count=counts[1],
+        )
+        uow.note(
+            "period.close",
+            period,
+            before={"status": status.value},
+            after={
+                "status": PeriodStatus.CLOSED.value,
+                "statements": counts[0],
+                "transactions": counts[1],
+            },
         )
         uow.commit()
     report = _close_report(counts, period, PeriodStatus.CLOSED, already=False)
@@ -202,6 +219,12 @@ def assign_period(uow_factory: UowFactory, *, period: str, now: datetime) -> Ass
         after = page[-1]
     with uow_factory() as uow:
         uow.settlement.set_period(period, PeriodStatus.ASSIGNED, now, assigned_at=now)
+        uow.note(
+            "period.assign",
+            period,
+            before={"status": status.value},
+            after={"status": PeriodStatus.ASSIGNED.value, "statements": statements},
+        )
         uow.commit()
     return AssignReport(
         period=period,

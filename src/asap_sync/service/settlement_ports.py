@@ -13,6 +13,8 @@ from asap_sync.domain.settlement import (
     StatementLine,
     TransactionTotals,
 )
+from asap_sync.service.approval_ports import ApprovalRepository
+from asap_sync.service.journal import Journal
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -79,8 +81,11 @@ class SettlementRepository(Protocol):
     def assign_statement(self, statement_id: int, now: datetime) -> int: ...
 
 
-class SettlementUnitOfWork(Protocol):
+class SettlementUnitOfWork(Journal, Protocol):
     """One database transaction: rolled back on exit unless committed."""
+
+    @property
+    def approvals(self) -> ApprovalRepository: ...
 
     @property
     def settlement(self) -> SettlementRepository: ...

@@ -22,6 +22,8 @@ from asap_sync.service.admin_ports import (
     RejectionRecord,
     TransactionRecord,
 )
+from asap_sync.service.journal import Actor
+from asap_sync.storage.approvals import SqlApprovalRepository
 from asap_sync.storage.directory import contract_from_rows
 from asap_sync.storage.tables import (
     client_keys,
@@ -337,16 +339,21 @@ class SqlAdminUnitOfWork(ConnectionUnit):
     """Implements :class:`asap_sync.service.admin_ports.AdminUnitOfWork` on an engine."""
 
     admin: SqlAdminRepository
+    approvals: SqlApprovalRepository
 
     def _opened(self, conn: Connection) -> None:
         self.admin = SqlAdminRepository(conn)
+        self.approvals = SqlApprovalRepository(conn)
 
 
 class SqlAdminSessions:
     """Implements :class:`asap_sync.service.admin_ports.AdminSessions` on an engine."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine, *, actor: Actor | None = None) -> None:
+        self._engine, self.actor = engine, actor
 
     def __call__(self, *, read_only: bool = False) -> SqlAdminUnitOfWork:
-        return SqlAdminUnitOfWork(self._engine, read_only=read_only)
+        return SqlAdminUnitOfWork(self._engine, read_only=read_only, actor=self.actor)
+
+    def acting(self, actor: Actor) -> SqlAdminSessions:
+        return SqlAdminSessions(self._engine, actor=actor)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from asap_sync.service.journal import Actor
 from asap_sync.service.operator_ports import (
     AuditRun,
     Change,
@@ -17,27 +18,9 @@ from asap_sync.service.operator_ports import (
     OperatorRecord,
     Role,
 )
+from asap_sync.storage.activity import from_json
 from asap_sync.storage.tables import activity_log, audit_runs, operators
 from asap_sync.storage.unit_of_work import ConnectionUnit
-
-
-def _json(value: dict[str, Any] | None) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_plain)
-
-
-def _plain(value: Any) -> Any:
-    """Times as ISO 8601, enumerations by value, anything else as its text."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.days
-    return getattr(value, "value", str(value))
-
-
-def _unjson(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else dict(json.loads(text))
 
 
 class SqlOperatorRepository:
@@ -84,19 +67,6 @@ class SqlOperatorRepository:
     def list(self) -> Sequence[OperatorRecord]:
         rows = self.conn.execute(select(operators).order_by(operators.c.name))
         return [_operator(row) for row in rows]
-
-    def append_change(self, change: Change) -> None:
-        self.conn.execute(
-            insert(activity_log).values(
-                at=change.at,
-                actor=change.actor,
-                source=change.source,
-                action=change.action,
-                subject=change.subject[:256],
-                before=_json(change.before),
-                after=_json(change.after),
-            )
-        )
 
     def changes(self, which: ChangeFilter) -> Sequence[LoggedChange]:
         query = select(activity_log).order_by(activity_log.c.activity_id.desc())
@@ -155,8 +125,8 @@ def _logged(row: Any) -> LoggedChange:
             source=row.source,
             action=row.action,
             subject=row.subject,
-            before=_unjson(row.before),
-            after=_unjson(row.after),
+            before=from_json(row.before),
+            after=from_json(row.after),
         ),
     )
 
@@ -187,8 +157,11 @@ class SqlOperatorUnitOfWork(ConnectionUnit):
 class SqlOperatorSessions:
     """Implements :class:`asap_sync.service.operator_ports.OperatorSessions` on an engine."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine, *, actor: Actor | None = None) -> None:
+        self._engine, self.actor = engine, actor
 
     def __call__(self, *, read_only: bool = False) -> SqlOperatorUnitOfWork:
-        return SqlOperatorUnitOfWork(self._engine, read_only=read_only)
+        return SqlOperatorUnitOfWork(self._engine, read_only=read_only, actor=self.actor)
+
+    def acting(self, actor: Actor) -> SqlOperatorSessions:
+        return SqlOperatorSessions(self._engine, actor=actor)

@@ -38,6 +38,7 @@ from asap_sync.domain.settlement import (
     StatementStatus,
     TransactionTotals,
 )
+from asap_sync.storage.approvals import SqlApprovalRepository
 from asap_sync.storage.tables import (
     commission_lines,
     settlement_periods,
@@ -315,8 +316,10 @@ class SqlSettlementUnitOfWork(ConnectionUnit):
     """One connection and one transaction for settlement, rolled back unless committed."""
 
     settlement: SqlSettlementRepository
+    approvals: SqlApprovalRepository
 
     def _opened(self, conn: Connection) -> None:
+        self.approvals = SqlApprovalRepository(conn)
         if conn.dialect.name == "sqlite":
             # A close touches a million-row table and its indexes: a bigger (still bounded)
             # page cache than SQLite's 2 MiB default saves most of its page reads.

@@ -375,3 +375,33 @@ console_day_counts = Table(
     _ts("last_at"),
     PrimaryKeyConstraint("day", "kind", "period", "code", "client_id", "source"),
 )
+
+
+# --- Two-person approval (migration 0009): server settings, proposals ---
+
+server_settings = Table(
+    "server_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+    _ts("updated_at"),
+    Column("updated_by", String(128), nullable=False),
+)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("proposal_id", Id, primary_key=True, autoincrement=True),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(256), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("proposed_by", String(128), nullable=False),
+    Column("proposed_source", String(16), nullable=False),
+    _ts("proposed_at"),
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_source", String(16), nullable=True),
+    _ts("decided_at", nullable=True),
+    Column("note", Text, nullable=True),
+    Index("ix_proposals_status", "status", "proposal_id"),
+)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 
+from asap_sync.service.journal import Actor, UnattributedChange
+from asap_sync.storage.activity import append_change
 from asap_sync.storage.engine import READ_ONLY, write_lock
 
 
@@ -16,10 +18,17 @@ class ConnectionUnit:
     A writing unit on SQLite queues on the process's and the database's write lock before it
     begins (see :func:`asap_sync.storage.engine.write_lock`); a read-only unit begins without
     taking SQLite's write lock.
+
+    A unit opened for an :class:`Actor` logs the changes its use case makes with
+    :meth:`note`: the activity entry is written on this unit's connection, so it commits or
+    rolls back with the change. A unit without an actor refuses to note a change, so a use
+    case reached without one fails before it commits anything.
     """
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
-        self._engine, self._read_only = engine, read_only
+    def __init__(
+        self, engine: Engine, *, read_only: bool = False, actor: Actor | None = None
+    ) -> None:
+        self._engine, self._read_only, self.actor = engine, read_only, actor
         self._conn: Connection | None = None
         self._lock: AbstractContextManager[None] = (
             nullcontext() if read_only else write_lock(engine)
@@ -57,6 +66,20 @@ class ConnectionUnit:
         finally:
             self._conn = None
             self._lock.__exit__(None, None, None)
+
+    def note(
+        self,
+        action: str,
+        subject: str,
+        *,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        """Log a change of this unit in the activity log, in this unit's transaction."""
+        assert self._conn is not None and not self._read_only
+        if self.actor is None:
+            raise UnattributedChange(f"{action} {subject} has no actor to log it under")
+        append_change(self._conn, self.actor.change(action, subject, before=before, after=after))
 
     def commit(self) -> None:
         """Make everything written in this unit durable."""
