@@ -48,7 +48,7 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
-def _empty_postgres(engine: Engine) -> None:
+def empty_postgres(engine: Engine) -> None:
     """Every table emptied and every id sequence restarted. DELETE of the few rows a test
     leaves takes milliseconds; TRUNCATE (new files for every table and index, fsynced) took
     about 30 times longer, and a database copied from a template about as long as TRUNCATE.
@@ -86,7 +86,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     url = request.getfixturevalue("postgres_database")
     engine = make_engine(url)
-    _empty_postgres(engine)
+    empty_postgres(engine)
     engine.dispose()
     yield url
 

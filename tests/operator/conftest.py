@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from asap_sync.cli.main import app
 from asap_sync.service.journal import Actor
 from asap_sync.storage.admin import SqlAdminSessions
 from asap_sync.storage.engine import make_engine
-from asap_sync.storage.tables import metadata
+from tests.conftest import empty_postgres
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -63,11 +63,13 @@ def cli(data_dir: Path) -> Cli:
 
 
 def _empty_postgres(url: str) -> None:
+    """The session's database emptied as every PostgreSQL test empties it: its one
+    directory_version row kept (emptied, the version would read None from then on)."""
     engine = make_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    try:
+        empty_postgres(engine)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
