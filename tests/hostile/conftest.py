@@ -9,7 +9,7 @@ import pytest
 
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.migrate import upgrade
-from tests.conftest import _empty_postgres
+from tests.conftest import empty_postgres
 from tests.hostile.harness import HostileServer, start_hostile_server
 from tests.kit import register
 
@@ -21,7 +21,7 @@ def prepared(database_url: str) -> None:
     try:
         upgrade(engine)
         if engine.dialect.name == "postgresql":
-            _empty_postgres(engine)
+            empty_postgres(engine)
         register(engine)
     finally:
         engine.dispose()
