@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -175,10 +176,17 @@ class HeldSigningKey:
         return self._keys.held
 
 
+WORKER_SWITCH_INTERVAL = 0.001  # seconds
+
+
 def create_app() -> AsgiApp:
     """Factory for the ASGI server's worker processes: settings from ``ASAP_SYNC_*``."""
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
+    # The event loop and the writer thread share the GIL. At CPython's default 5 ms the writer,
+    # back from each database wait, waited up to 5 ms for a busy loop to let go of it: batches
+    # took longer than their I/O and the cores idled (docs/performance.md).
+    sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
     return build_app(settings)
 
 
