@@ -3,6 +3,7 @@ the live counts they stand for (overview, rejections, periods)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -141,3 +142,21 @@ def test_the_pages_show_sources_and_say_what_is_live(site: Site) -> None:
     with site.engine.connect() as conn:
         done = set(conn.execute(select(console_days.c.day)).scalars())
     assert "2026-01-24" in done and "2026-01-25" not in done
+
+
+def test_the_listener_fills_the_summaries_as_it_starts(site: Site) -> None:
+    _spread(site)
+    with site.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(console_days)).scalar_one() == 0
+    with site.client():  # the app's lifespan runs: startup, then shutdown
+        deadline = time.monotonic() + 30
+        summarized = 0
+        while time.monotonic() < deadline:
+            with site.engine.connect() as conn:
+                summarized = conn.execute(
+                    select(func.count()).select_from(console_days)
+                ).scalar_one()
+            if summarized:
+                break
+            time.sleep(0.05)
+    assert summarized > 0  # before any page asked for a day

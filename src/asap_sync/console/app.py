@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +36,9 @@ from asap_sync.service.admin_ports import AdminSessions
 from asap_sync.service.close_preview import PreviewJobs
 from asap_sync.service.operator_ports import OperatorSessions, Role
 from asap_sync.service.operators import authenticate
+from asap_sync.storage.console_summaries import DaySummaries
+
+log = logging.getLogger("asap_sync.console")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
@@ -96,7 +102,29 @@ def create_console_app(
     if metrics is not None:
         # An instance, not a function: Starlette then hands it the raw ASGI call.
         routes.append(Route("/metrics", _Asgi(metrics), methods=["GET"]))
-    return Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_SecurityHeaders)],
+        lifespan=_summaries_warmed(engine, clock),
+    )
+
+
+def _summaries_warmed(engine: Engine, clock: Callable[[], datetime]) -> Any:
+    """A lifespan that fills the day summaries in the background as the listener starts, so
+    that the first visit to the overview or the periods does not pay for every past day."""
+
+    def fill() -> None:
+        try:
+            DaySummaries(engine).ensure_all(clock())
+        except Exception:  # the pages count what is missing live, and summarize it later
+            log.exception("could not summarize the past days at start")
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        threading.Thread(target=fill, name="console-summaries", daemon=True).start()
+        yield
+
+    return lifespan
 
 
 class _Asgi:
