@@ -38,8 +38,10 @@ class Server:
 
 
 def start_server(
-    database_url: str, tmp: Path, *, workers: int = 2
+    database_url: str, tmp: Path, *, workers: int = 2, new_session: bool = False
 ) -> tuple[subprocess.Popen[bytes], int]:
+    """The server on a free port, once it answers; ``new_session``: in a process group of its
+    own (supervisor and workers), so that one signal reaches them all."""
     port = free_port()
     env = {
         **os.environ,
@@ -69,6 +71,7 @@ def start_server(
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=new_session,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
