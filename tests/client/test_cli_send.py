@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from asap_sync import wire
 from asap_sync.cli.main import app
+from asap_sync.cli.merchant_common import key_text
 
 from .fakes import FakePlatform
 
@@ -127,3 +128,9 @@ def test_an_unsigned_answer_exits_4(merchant_env: Path, routed: FakePlatform) ->
     result = runner.invoke(app, ["merchant-side", "send", str(body)])
     assert result.exit_code == 4
     assert "RESPONSE_SIGNATURE_INVALID" in result.output
+
+
+def test_a_one_line_key_that_cannot_be_a_file_name_is_taken_as_the_key() -> None:
+    # Over 255 characters without a "/": as a path, "File name too long" (an OSError).
+    one_line = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + "A" * 300
+    assert key_text(one_line) == one_line

@@ -58,7 +58,7 @@ _KEY_TEXT = re.compile(r"[A-Za-z0-9+/=\s]{200,}")
 def key_text(value: str) -> str:
     """The platform key: a file's content, or the key itself; a mistyped path is an error."""
     path = Path(value)
-    if path.is_file():
+    if _is_file(path):
         try:
             return path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -69,6 +69,15 @@ def key_text(value: str) -> str:
         f"--platform-public-key {value!r}: no such file, and not a key either (give a PEM or "
         "base64 file, or the one-line base64 key itself)"
     )
+
+
+def _is_file(path: Path) -> bool:
+    """Whether a file is there; a value that cannot be a path (a one-line base64 key with a run
+    of over 255 characters without ``/`` is "File name too long") is not one."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _private_key(path: Path) -> bytes:
