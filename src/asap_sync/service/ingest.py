@@ -111,9 +111,11 @@ class Ingestor:
             self._queue.append(job)
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=_writer, args=(weakref.ref(self), self._work), daemon=True
+                    target=_writer,
+                    args=(weakref.ref(self), self._work),
+                    name="asap-sync-writer",
+                    daemon=True,
                 )
-                self._thread.name = "asap-sync-writer"
                 self._thread.start()
         if not self._work.is_set():  # the writer may be waiting: wake it
             self._work.set()

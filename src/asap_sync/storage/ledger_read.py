@@ -108,7 +108,6 @@ def _join_postgres(table: str, alias: str, condition: str) -> str:
     return f" CROSS JOIN LATERAL (SELECT * FROM {table} {alias} WHERE {condition} OFFSET 0) {alias}"
 
 
-QUERIES = _queries(_join_sqlite)  # the statement names and parameters are the same on both
 EXISTING_ONLY = ("refunds", "lines", "reversed")  # empty unless some transaction exists
 
 

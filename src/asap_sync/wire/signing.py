@@ -37,14 +37,13 @@ def verify(content: bytes, signature_b64: str, public_key: rsa.RSAPublicKey) -> 
     return True
 
 
-# Of the base64 alphabet, only these three are not unreserved URL characters.
 _BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
 
 
 def url_encode_signature(signature_b64: str) -> str:
     """URL-encode base64 the way the official SDKs do (``+``, ``/`` and ``=`` escaped)."""
-    if _BASE64.fullmatch(signature_b64):  # what quote(safe="") gives, without its loop
-        # Three C-level replaces: translate() with a mapping looks up every character.
+    if _BASE64.fullmatch(signature_b64):  # what quote(safe="") gives, without its loop:
+        # of the base64 alphabet only these three are not unreserved URL characters
         return signature_b64.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
     return quote(signature_b64, safe="")
 
