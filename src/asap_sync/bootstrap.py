@@ -115,7 +115,6 @@ def build_app(
     return AsgiApp(
         apis,
         body_limit=settings.body_limit_bytes,
-        threads=settings.threads,
         health=healthy,
         readiness=readiness_checks(engine, directory),
         tarpit=settings.throttled_delay_seconds,
@@ -167,7 +166,7 @@ class HeldSigningKey:
             from_database = self._directory.platform_key()
         except Exception:
             from_database = None  # the database is down: the held key signs
-        return self._keys.choose(from_database)
+        return self.choose(from_database)
 
     def choose(self, from_directory: PlatformKey | None) -> PlatformKey | None:
         return self._keys.choose(from_directory)

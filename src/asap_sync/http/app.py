@@ -4,13 +4,11 @@ request target and lower-case response headers, and nothing a framework would ad
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,7 +52,6 @@ class AsgiApp:
         apis: SignedApis,
         *,
         body_limit: int,
-        threads: int,
         health: Callable[[], bool] | None = None,
         readiness: Mapping[str, Check] | None = None,
         request_ids: Callable[[], str] = new_request_id,
@@ -65,7 +62,6 @@ class AsgiApp:
         self.apis, self.body_limit, self.tarpit = apis, body_limit, tarpit
         self.health, self.readiness = health, readiness or {}
         self._request_ids = request_ids
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sync")
         self._openapi: bytes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -131,22 +127,18 @@ class AsgiApp:
         await send({"type": "http.response.body", "body": answer.body})
 
     async def _health(self, send: Send) -> None:
-        loop = asyncio.get_running_loop()
         ok = True
         if self.health is not None:
             try:
-                ok = await loop.run_in_executor(self._pool, self.health)
+                ok = await self.apis.blocking(self.health)
             except Exception:
                 ok = False
         await _send_json(send, 200 if ok else 503, {"status": "ok" if ok else "unavailable"})
 
     async def _ready(self, send: Send) -> None:
-        loop = asyncio.get_running_loop()
-        context = contextvars.copy_context()
         try:
             ready, body = await asyncio.wait_for(
-                loop.run_in_executor(self._pool, context.run, run_checks, self.readiness),
-                READY_TIMEOUT_SECONDS,
+                self.apis.blocking(run_checks, self.readiness), READY_TIMEOUT_SECONDS
             )
         except TimeoutError:
             ready = False
@@ -186,10 +178,9 @@ class AsgiApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self._pool.shutdown(wait=False, cancel_futures=True)
                 await self._flush_refusals()
                 await self._flush_key_use()
-                await asyncio.to_thread(self.apis.close)  # the queued syncs are written first
+                self.apis.close()  # the blocking steps' threads
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

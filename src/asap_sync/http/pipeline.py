@@ -181,8 +181,9 @@ class SignedApis:
         """Let the blocking steps' threads go (what runs there finishes)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _blocking(self, work: Callable[..., T], *args: object) -> T:
-        """``work(*args)`` in the pool, in this request's context (its id, its trace)."""
+    async def blocking(self, work: Callable[..., T], *args: object) -> T:
+        """``work(*args)`` in the pool of blocking steps (this worker's one pool: the pipeline's
+        and the probes'), in the calling request's context (its id, its trace)."""
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, context.run, work, *args)
@@ -215,11 +216,11 @@ class SignedApis:
             rejected = Rejected(ResultCode.SYSTEM_ERROR, "clients or keys kept changing")
             outcome = _Outcome(result=_system_error(), rejected=rejected, request_id=None)
         if outcome.rejected is not None:
-            await self._blocking(self._record, now, client_id, outcome, api, request.source)
+            await self.blocking(self._record, now, client_id, outcome, api, request.source)
         if seen.snapshot is not None:
             platform = self.signing_key.choose(seen.snapshot.platform)
         else:
-            platform = await self._blocking(self.signing_key.current)
+            platform = await self.blocking(self.signing_key.current)
         answer = self._sign(request, client_id, outcome.result, platform)
         elapsed = time.perf_counter() - started
         code = outcome.result.error_code or "SUCCESS"
@@ -251,7 +252,7 @@ class SignedApis:
             return None
         snapshot = seen.snapshot
         confirmed = handled.confirmed or (snapshot is not None and snapshot.confirmed)
-        if not confirmed and not await self._blocking(self._confirmed, snapshot, fresh):
+        if not confirmed and not await self.blocking(self._confirmed, snapshot, fresh):
             return None
         return _Outcome(
             result=handled.result,
@@ -274,7 +275,7 @@ class SignedApis:
             raise Rejected(ResultCode.REQUEST_PARAM_ILLEGAL, f"no signed API at {request.path}")
         snapshot = None if fresh else self.directory.cached(client_id)
         if snapshot is None:
-            snapshot = await self._blocking(partial(self.directory.snapshot, client_id, fresh=True))
+            snapshot = await self.blocking(partial(self.directory.snapshot, client_id, fresh=True))
         seen.snapshot = snapshot
         key = client_key(snapshot, client_id, request.headers["signature"])
         with self.observer.step("verify"):
