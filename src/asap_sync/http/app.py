@@ -112,7 +112,7 @@ class AsgiApp:
         try:
             if self.apis.over_budget(request):
                 await asyncio.sleep(self.tarpit)  # a throttled caller waits; we do not work
-                answer: Answer = self.apis.throttled(request)
+                answer: Answer = await self.apis.throttled(request)
             else:
                 answer = await self.apis.handle(request)
         except Exception:

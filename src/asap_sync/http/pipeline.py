@@ -336,6 +336,13 @@ class SignedApis:
             return
         self.observer.rejection_recorded(api=api, code=rejected.code.value)
 
+    def _refused(self, refusals: Refusals, source: str, refusal: Rejection) -> None:
+        try:
+            refusals.failed(source, refusal)
+        except Exception:  # the throttled answer is given all the same
+            self.observer.database_error(operation="rejection_log")
+            failures.exception("refused", "could not record a refusal (%s)", refusal.code)
+
     def over_budget(self, request: RawRequest) -> bool:
         """True when the request's source or claimed Client-Id has used up its failures."""
         if self.refusals is None:
@@ -343,10 +350,11 @@ class SignedApis:
         client_id = echoed_client_id(request.headers.get("client-id", ""))
         return self.refusals.over_budget(request.source, client_id)
 
-    def throttled(self, request: RawRequest) -> Answer:
+    async def throttled(self, request: RawRequest) -> Answer:
         """The answer to a caller past its failure budget: the same body and no Client-Id for
-        a whole second, so it is signed once a second whatever the flood. No lookup, no
-        verification, no write: cheap enough to give on the event loop."""
+        a whole second, so it is signed once a second whatever the flood. No lookup and no
+        verification: cheap enough to give on the event loop. The refusal is counted in the
+        pool of blocking steps (the first few of an interval are written there)."""
         now = self.clock()
         platform = self.signing_key.held()
         result = SyncResult.failed(
@@ -361,14 +369,10 @@ class SignedApis:
             signature = sign(content, _private_key(platform.private_key_pem))
             self._throttled_signature = (key, signature)
         if self.refusals is not None:
-            self.refusals.failed(
-                request.source,
-                Rejection(
-                    received_at=now,
-                    code=result.error_code or "",
-                    context=result.error_context or "",
-                ),
+            refusal = Rejection(
+                received_at=now, code=result.error_code or "", context=result.error_context or ""
             )
+            await self.blocking(self._refused, self.refusals, request.source, refusal)
         headers = [
             ("client-id", ""),
             ("response-time", response_time),
