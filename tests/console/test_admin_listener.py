@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -18,8 +20,11 @@ from asap_sync.cli import operator
 from asap_sync.cli.admin_listener import AdminListenerFailed, admin_listener
 from asap_sync.cli.main import app
 from asap_sync.config import Settings
+from asap_sync.service.ports import Rejection
+from asap_sync.storage.directory import SqlRejectionLog
 from asap_sync.storage.engine import make_engine
 from asap_sync.storage.migrate import upgrade
+from asap_sync.storage.tables import console_days
 
 
 @pytest.fixture
@@ -115,3 +120,23 @@ def test_serve_runs_the_console_beside_the_public_listener(
     console_url.clear()
     quiet = CliRunner().invoke(app, ["serve", *where, "--no-admin"])
     assert quiet.exit_code == 0 and "Operator console" not in quiet.output
+
+
+def test_the_listener_summarizes_past_days_as_it_starts(settings: Settings) -> None:
+    engine = make_engine(f"sqlite:///{settings.data_dir / 'asap-sync.sqlite3'}")
+    try:
+        two_days_ago = datetime.now(UTC) - timedelta(days=2)
+        SqlRejectionLog(engine).record(
+            Rejection(received_at=two_days_ago, code="INVALID_SIGNATURE", context="x")
+        )
+        with admin_listener(settings) as url:
+            assert url is not None
+            deadline, summarized = time.monotonic() + 30, 0
+            while not summarized and time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    count = select(func.count()).select_from(console_days)
+                    summarized = conn.execute(count).scalar_one()
+                time.sleep(0.05)
+        assert summarized > 0  # no page was asked for
+    finally:
+        engine.dispose()

@@ -43,7 +43,7 @@ def admin_listener(settings: Settings, *, required: bool = True) -> Iterator[str
         log_config=logging_config(settings.log_format, settings.log_level),
         log_level=settings.log_level.lower(),
         access_log=settings.log_level.lower() == "debug",
-        lifespan="off",
+        lifespan="on",  # the console fills its day summaries as it starts
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="asap-sync-admin", daemon=True)
