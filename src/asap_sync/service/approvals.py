@@ -20,10 +20,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from asap_sync.domain.model import Contract, Rule, RuleKind
-from asap_sync.domain.periods import period_of
 from asap_sync.domain.settlement import (
     PeriodStatus,
-    check_close_allowed,
     parse_period,
 )
 from asap_sync.service.admin_contracts import (
@@ -49,7 +47,7 @@ from asap_sync.service.approval_ports import (
 )
 from asap_sync.service.journal import Actor
 from asap_sync.service.operator_ports import Role
-from asap_sync.service.settlement import DONE, CloseReport, close_period
+from asap_sync.service.settlement import DONE, CloseReport, check_can_close, close_period
 from asap_sync.service.settlement_ports import SettlementUnitOfWork
 
 CONTRACT_ADD = "contract.add"
@@ -196,12 +194,7 @@ def _check_closable(
     status = su.settlement.period_status(period)
     if status in DONE:
         raise ApprovalError(f"period {period} is already {status.value}")
-    check_close_allowed(
-        period=period,
-        current=period_of(now, zone),
-        allow_open_month=allow_open_month,
-        unclosed_earlier=su.settlement.unclosed_earlier(period),
-    )
+    check_can_close(su.settlement, period, now, zone, allow_open_month)
 
 
 def _propose(

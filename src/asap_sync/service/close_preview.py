@@ -15,16 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from asap_sync.domain.periods import period_of
 from asap_sync.domain.settlement import (
     LINE_FIELDS,
     PeriodStatus,
     SettlementRefused,
     Statement,
-    check_close_allowed,
     parse_period,
 )
-from asap_sync.service.settlement import DONE, UowFactory, build_statement, merchants_to_close
+from asap_sync.service.settlement import (
+    DONE,
+    UowFactory,
+    build_statement,
+    check_can_close,
+    merchants_to_close,
+)
 
 log = logging.getLogger("asap_sync.console")
 _REVERSES_STATEMENT = LINE_FIELDS.index("reverses_statement_id")
@@ -75,21 +79,16 @@ def preview_close(
     """The statements a close of ``period`` would seal now, without sealing anything;
     ``on_statement`` hears of each as it is built (a job's progress)."""
     parse_period(period)
+    refusal = None
     with uow_factory() as uow:
         status = uow.settlement.period_status(period)
-        unclosed = uow.settlement.unclosed_earlier(period)
+        if status not in DONE:
+            try:
+                check_can_close(uow.settlement, period, now, zone, allow_open_month)
+            except SettlementRefused as exc:  # shown beside the preview
+                refusal = str(exc)
     if status in DONE:
         return ClosePreview(period=period, status=status, statements=(), refusal="already closed")
-    refusal = None
-    try:
-        check_close_allowed(
-            period=period,
-            current=period_of(now, zone),
-            allow_open_month=allow_open_month,
-            unclosed_earlier=unclosed,
-        )
-    except SettlementRefused as exc:  # shown beside the preview
-        refusal = str(exc)
     found = []
     for merchant_id in merchants_to_close(uow_factory, period):
         reversed_in: list[int] = []

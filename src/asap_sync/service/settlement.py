@@ -79,12 +79,7 @@ def close_period(
             guard(uow, status)
         if status in DONE:
             return _close_report(repo.period_counts(period), period, status, already=True)
-        check_close_allowed(
-            period=period,
-            current=period_of(now, zone),
-            allow_open_month=allow_open_month,
-            unclosed_earlier=repo.unclosed_earlier(period),
-        )
+        check_can_close(repo, period, now, zone, allow_open_month)
         repo.set_period(period, PeriodStatus.CLOSING, now, close_started_at=now)
         uow.commit()
     created = settled = 0
@@ -116,6 +111,23 @@ def close_period(
         uow.commit()
     report = _close_report(counts, period, PeriodStatus.CLOSED, already=False)
     return replace(report, statements_created=created, transactions_settled=settled)
+
+
+def check_can_close(
+    repo: SettlementRepository,
+    period: str,
+    now: datetime,
+    zone: tzinfo,
+    allow_open_month: bool,
+) -> None:
+    """The close's start checks, for the close, its proposal and its preview: not the running
+    month unless allowed, and no earlier period left unclosed (raises SettlementRefused)."""
+    check_close_allowed(
+        period=period,
+        current=period_of(now, zone),
+        allow_open_month=allow_open_month,
+        unclosed_earlier=repo.unclosed_earlier(period),
+    )
 
 
 def merchants_to_close(uow_factory: UowFactory, period: str) -> Iterator[str]:

@@ -28,7 +28,6 @@ from asap_sync.storage.console_summaries import (
     DAY,
     REJECTED,
     Span,
-    aware_utc,
     day_start,
     live_spans,
     summarized_days,
@@ -36,6 +35,7 @@ from asap_sync.storage.console_summaries import (
     utc_day,
 )
 from asap_sync.storage.engine import READ_ONLY
+from asap_sync.storage.ledger_read import as_utc
 from asap_sync.storage.statement_queries import period_info, statement_from_row
 from asap_sync.storage.tables import (
     client_keys,
@@ -121,7 +121,7 @@ class SqlConsoleQueries:
     def first_day(self) -> date | None:
         """The UTC day of the first accepted sync."""
         first = self.conn.execute(select(func.min(transactions.c.accepted_at))).scalar_one()
-        return None if first is None else utc_day(aware_utc(first))
+        return None if first is None else utc_day(as_utc(first))
 
     def pending_in(self, period: str) -> int:
         """PENDING transactions of ``period``, counted live (the status index)."""
@@ -292,8 +292,8 @@ class SqlConsoleQueries:
                     client_id=g.client_id,
                     source=g.source,
                     count=int(g.n),
-                    first_at=aware_utc(g.first_at),
-                    last_at=aware_utc(g.last_at),
+                    first_at=as_utc(g.first_at),
+                    last_at=as_utc(g.last_at),
                 )
                 for g in self.conn.execute(query)
             ]

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, func, insert, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
 from asap_sync.storage.engine import READ_ONLY, write_lock
+from asap_sync.storage.ledger_read import as_utc
 from asap_sync.storage.tables import console_day_counts, console_days, rejections, transactions
 
 log = logging.getLogger("asap_sync.console")
@@ -95,14 +96,7 @@ class DaySummaries:
         if first >= end:
             return
         with self._reading() as conn:
-            done = set(
-                conn.execute(
-                    select(console_days.c.day).where(
-                        console_days.c.day >= first.isoformat(),
-                        console_days.c.day < end.isoformat(),
-                    )
-                ).scalars()
-            )
+            done = set(summarized_days(conn, first, end))
         missing = [d for d in _days(first, end) if d.isoformat() not in done]
         for day in missing:
             try:
@@ -118,7 +112,7 @@ class DaySummaries:
                 conn.execute(select(func.min(transactions.c.accepted_at))).scalar_one(),
                 conn.execute(select(func.min(rejections.c.received_at))).scalar_one(),
             ]
-        known = [utc_day(aware_utc(f)) for f in firsts if f is not None]
+        known = [utc_day(as_utc(f)) for f in firsts if f is not None]
         if known:
             self.ensure(min(known), last_summarizable(now), now)
 
@@ -201,8 +195,8 @@ def _count_row(day: date, kind: str, r: Any, **keys: str) -> dict[str, Any]:
         "source": "",
         **keys,
         "count": int(r.n),
-        "first_at": aware_utc(r.first_at),
-        "last_at": aware_utc(r.last_at),
+        "first_at": as_utc(r.first_at),
+        "last_at": as_utc(r.last_at),
     }
 
 
@@ -222,9 +216,3 @@ def summary_rows(conn: Connection, kind: str, days: Sequence[str], *where: Any) 
         c.c.kind == kind, c.c.day >= min(days), c.c.day <= max(days), c.c.day.in_(days), *where
     )
     return list(conn.execute(query))
-
-
-def aware_utc(value: Any) -> datetime:
-    # Aggregates bypass the column type on SQLite: text comes back, UTC by construction.
-    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
