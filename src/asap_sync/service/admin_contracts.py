@@ -164,7 +164,7 @@ def check_contract_fits(repo: AdminRepository, contract: Contract) -> None:
         raise AdminError(str(exc)) from None
 
 
-def contract_fields(contract: Contract) -> dict[str, Any]:
+def contract_fields(contract: Contract | NewContract) -> dict[str, Any]:
     """A contract as the activity log and proposals show it."""
     return {
         "merchantId": contract.merchant_id,

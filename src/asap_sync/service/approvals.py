@@ -15,7 +15,7 @@ period becomes CLOSING); the rest of the close runs merchant by merchant and is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -29,6 +29,7 @@ from asap_sync.service.admin_contracts import (
     add_contract_in,
     check_contract_fits,
     check_end,
+    contract_fields,
     end_contract_in,
     existing_contract,
     validate_contract,
@@ -47,7 +48,13 @@ from asap_sync.service.approval_ports import (
 )
 from asap_sync.service.journal import Actor
 from asap_sync.service.operator_ports import Role
-from asap_sync.service.settlement import DONE, CloseReport, check_can_close, close_period
+from asap_sync.service.settlement import (
+    DONE,
+    CloseReport,
+    UowFactory,
+    check_can_close,
+    close_period,
+)
 from asap_sync.service.settlement_ports import SettlementUnitOfWork
 
 CONTRACT_ADD = "contract.add"
@@ -55,8 +62,6 @@ CONTRACT_END = "contract.end"
 PERIOD_CLOSE = "period.close"
 NEEDED_ROLE = {CONTRACT_ADD: Role.ADMIN, CONTRACT_END: Role.ADMIN, PERIOD_CLOSE: Role.FINANCE}
 MAX_REASON_LENGTH = 1000
-
-Units = Callable[[], SettlementUnitOfWork]
 
 
 class ApprovalError(AdminError):
@@ -152,7 +157,7 @@ def end_contract_or_propose(
 
 
 def close_or_propose(
-    units: Units,
+    units: UowFactory,
     *,
     period: str,
     zone: tzinfo,
@@ -218,7 +223,7 @@ def _propose(
 
 def approve(
     sessions: AdminSessions,
-    units: Units,
+    units: UowFactory,
     proposal_id: int,
     *,
     actor: Actor,
@@ -250,7 +255,7 @@ def approve(
 
 
 def _approve_close(
-    units: Units, proposal: Proposal, *, actor: Actor, role: Role, zone: tzinfo
+    units: UowFactory, proposal: Proposal, *, actor: Actor, role: Role, zone: tzinfo
 ) -> None:
     period = str(proposal.payload["period"])
 
@@ -400,11 +405,7 @@ def contract_payload(new: NewContract) -> dict[str, Any]:
     """A new contract as a proposal keeps it."""
     return {
         "contractId": new.contract_id,
-        "merchantId": new.merchant_id,
-        "validFrom": new.valid_from.isoformat(),
-        "validTo": None if new.valid_to is None else new.valid_to.isoformat(),
-        "rules": {code: {"kind": r.kind, "value": r.value} for code, r in new.rules.items()},
-        "defaultRateBp": new.default_rate_bp,
+        **contract_fields(new),
         "goodsWindowDays": new.goods_window_days,
         "amountThresholdMinor": new.amount_threshold_minor,
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +9,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from asap_sync.service.approval_ports import PENDING, Proposal
 from asap_sync.service.journal import Actor
+from asap_sync.storage.activity import SUBJECT_LENGTH, from_json, to_json
 from asap_sync.storage.tables import proposals, server_settings
 
 
@@ -39,8 +39,8 @@ class SqlApprovalRepository:
             insert(proposals)
             .values(
                 action=action,
-                subject=subject[:256],
-                payload=json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                subject=subject[:SUBJECT_LENGTH],
+                payload=to_json(payload),
                 status=PENDING,
                 proposed_by=actor.name,
                 proposed_source=actor.source,
@@ -57,14 +57,10 @@ class SqlApprovalRepository:
         row = self.conn.execute(query).first()
         return None if row is None else _proposal(row)
 
-    def proposals(
-        self, *, status: str | None, limit: int, before_id: int | None = None
-    ) -> Sequence[Proposal]:
+    def proposals(self, *, status: str | None, limit: int) -> Sequence[Proposal]:
         query = select(proposals).order_by(proposals.c.proposal_id.desc()).limit(limit)
         if status is not None:
             query = query.where(proposals.c.status == status)
-        if before_id is not None:
-            query = query.where(proposals.c.proposal_id < before_id)
         return [_proposal(row) for row in self.conn.execute(query)]
 
     def decide(self, proposal_id: int, status: str, *, actor: Actor, note: str | None) -> None:
@@ -86,7 +82,7 @@ def _proposal(row: Any) -> Proposal:
         proposal_id=row.proposal_id,
         action=row.action,
         subject=row.subject,
-        payload=dict(json.loads(row.payload)),
+        payload=from_json(row.payload) or {},
         status=row.status,
         proposed_by=row.proposed_by,
         proposed_source=row.proposed_source,
