@@ -7,7 +7,7 @@ import os
 
 from starlette.responses import Response
 
-from asap_sync.console.pages_approvals import pending_subjects, proposed_notice
+from asap_sync.console.pages_approvals import pending_by_action, proposed_notice
 from asap_sync.console.web import Ask, back
 from asap_sync.service import admin, approvals
 from asap_sync.service.admin_ports import AdminError
@@ -110,12 +110,13 @@ def contracts_page(ask: Ask) -> Response:
     """Contracts with their rules per goodsCode and validity."""
     merchant = ask.query("merchant_id") or None
     contracts = admin.list_contracts(ask.admin(), merchant_id=merchant)
+    pending = pending_by_action(ask)
     return ask.render(
         "contracts.html",
         contracts=contracts,
         merchant=merchant or "",
-        proposed_adds=pending_subjects(ask, approvals.CONTRACT_ADD),
-        proposed_ends=pending_subjects(ask, approvals.CONTRACT_END),
+        proposed_adds=pending.get(approvals.CONTRACT_ADD, {}),
+        proposed_ends=pending.get(approvals.CONTRACT_END, {}),
     )
 
 

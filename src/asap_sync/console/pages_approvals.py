@@ -15,14 +15,16 @@ from asap_sync.service.operator_ports import Role
 from asap_sync.storage.settlement import SqlSettlementUnitOfWork
 
 DECIDED_SHOWN = 50
+PENDING_SHOWN = 500
 
 
 def approvals_page(ask: Ask) -> Response:
     """Pending proposals with their buttons, then the latest decided ones."""
-    found = approvals.list_proposals(ask.admin(), limit=DECIDED_SHOWN + 200)
+    admin = ask.admin()
+    found = approvals.list_proposals(admin, limit=DECIDED_SHOWN + 200)
     return ask.render(
         "approvals.html",
-        pending=[p for p in found if p.status == PENDING],
+        pending=approvals.list_proposals(admin, status=PENDING, limit=PENDING_SHOWN),
         decided=[p for p in found if p.status != PENDING][:DECIDED_SHOWN],
         required=approvals.approval_required(ask.admin()),
         needed=approvals.NEEDED_ROLE,
@@ -79,10 +81,12 @@ def proposed_notice(proposal: Proposal) -> str:
     )
 
 
-def pending_subjects(ask: Ask, action: str) -> dict[str, Proposal]:
-    """Pending proposals of one action by subject, for the pages that show them."""
-    found = approvals.list_proposals(ask.admin(), status=PENDING, limit=500)
-    return {p.subject: p for p in reversed(found) if p.action == action}
+def pending_by_action(ask: Ask) -> dict[str, dict[str, Proposal]]:
+    """Pending proposals by action, then by subject (one read), for the pages that show them."""
+    found: dict[str, dict[str, Proposal]] = {}
+    for p in reversed(approvals.list_proposals(ask.admin(), status=PENDING, limit=PENDING_SHOWN)):
+        found.setdefault(p.action, {})[p.subject] = p
+    return found
 
 
 def _proposal_id(ask: Ask) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
-from asap_sync.console.pages_approvals import pending_subjects, proposed_notice
+from asap_sync.console.pages_approvals import pending_by_action, proposed_notice
 from asap_sync.console.web import Ask, back
 from asap_sync.domain.model import SyncCommand
 from asap_sync.domain.settlement import StatementLine, parse_period
@@ -39,7 +39,7 @@ def periods_page(ask: Ask) -> Response:
     DaySummaries(ask.console.engine).ensure_all(ask.console.clock())
     with console_queries(ask.console.engine) as q:
         periods = q.periods()
-    proposed = pending_subjects(ask, approvals.PERIOD_CLOSE)
+    proposed = pending_by_action(ask).get(approvals.PERIOD_CLOSE, {})
     return ask.render("periods.html", periods=periods, proposed=proposed)
 
 
