@@ -26,7 +26,7 @@ from asap_sync.http.tracing import tracing_observer
 from asap_sync.logs import configure_logging, logging_config
 from asap_sync.service.decide import AcceptPolicy
 from asap_sync.service.directory import Directory, PlatformKey
-from asap_sync.service.ingest import Ingestor
+from asap_sync.service.ingest import InFlight, Ingestor
 from asap_sync.service.key_use import KeyUse
 from asap_sync.service.observer import Observer, combine
 from asap_sync.storage.admin import SqlAdminSessions
@@ -74,6 +74,7 @@ def build_app(
     observer = observer or standard_observer(settings)
     directory = Directory(SqlDirectoryReader(engine))
     rejections = SqlRejectionLog(engine)
+    in_flight = InFlight()
     ingestor = Ingestor(
         ledger=SqlLedger(engine),
         directory=directory,
@@ -81,6 +82,8 @@ def build_app(
             late_limit_months=settings.late_limit_months, zone=ZoneInfo(settings.timezone)
         ),
         observer=observer,
+        in_flight=in_flight,
+        batch_wait=settings.batch_wait_ms / 1000,
     )
     apis = SignedApis(
         routes={ENDPOINT_PATH: ExternalInfoSync(ingestor)},
@@ -105,6 +108,7 @@ def build_app(
         observer=observer,
         threads=settings.threads,
         key_use=KeyUse(SqlKeyUse(engine).record_key_use),
+        in_flight=in_flight,
     )
 
     def healthy() -> bool:

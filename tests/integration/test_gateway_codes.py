@@ -177,3 +177,12 @@ def test_a_client_disabled_after_the_cache_was_warmed_is_refused_at_once(
     with platform.engine.begin() as conn:
         conn.execute(update(clients).values(status="active"))
     assert platform.send(sync_body()).success
+
+
+def test_every_request_leaves_the_count_of_requests_in_flight(platform: Platform) -> None:
+    """The writer's group commit reads the count: a request that did not leave it (a rejection,
+    a failure) would make the writer wait for a sync that never comes."""
+    platform.send(sync_body())
+    platform.send(sync_body(), key=generate_private_key())
+    platform.send(b"{not json", request_time=format_response_time(platform.now))
+    assert platform.apis.in_flight.count == 0

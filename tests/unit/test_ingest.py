@@ -15,7 +15,7 @@ import pytest
 from asap_sync.domain.errors import IdempotencyConflict, RefundExceedsOrigin
 from asap_sync.domain.model import Contract, Rule
 from asap_sync.service.decide import AcceptPolicy, Outcome, Pending, PendingSync
-from asap_sync.service.ingest import IDLE_CHECK_SECONDS, Contended, Ingestor
+from asap_sync.service.ingest import IDLE_CHECK_SECONDS, Contended, InFlight, Ingestor
 from asap_sync.service.ports import SignedRequest, WritePlan
 from asap_sync.service.sync_command import to_command
 from asap_sync.wire import ENDPOINT_PATH
@@ -53,10 +53,23 @@ def pending(body: dict[str, Any], *, version: int | None = 1) -> PendingSync:
     return PendingSync(command=command, request=request, now=NOW, directory_version=version)
 
 
-def ingestor(ledger: FakeLedger, *, max_batch: int = 64) -> Ingestor:
+def ingestor(
+    ledger: FakeLedger,
+    *,
+    max_batch: int = 64,
+    in_flight: InFlight | None = None,
+    batch_wait: float = 0.002,
+) -> Ingestor:
     ledger.links.add((CLIENT_ID, MERCHANT_ID))
     contracts = FakeContracts(ledger, {(CLIENT_ID, MERCHANT_ID): [CONTRACT]})
-    return Ingestor(ledger=ledger, directory=contracts, policy=AcceptPolicy(), max_batch=max_batch)
+    return Ingestor(
+        ledger=ledger,
+        directory=contracts,
+        policy=AcceptPolicy(),
+        max_batch=max_batch,
+        in_flight=in_flight,
+        batch_wait=batch_wait,
+    )
 
 
 def refund(n: int, amount: int | None) -> dict[str, Any]:
@@ -283,3 +296,81 @@ def test_the_writer_of_an_ingestor_nobody_holds_any_more_ends() -> None:
     gc.collect()
     writer.join(timeout=10 * IDLE_CHECK_SECONDS)
     assert not writer.is_alive()  # it held neither the ingestor nor its ledger
+
+
+class Sizes(FakeLedger):
+    """Records the size of every plan it applies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def apply(self, plan: WritePlan) -> frozenset[int]:
+        self.sizes.append(len(plan.syncs))
+        return super().apply(plan)
+
+
+def test_a_lone_request_is_written_at_once_with_nothing_else_in_flight() -> None:
+    in_flight = InFlight()
+    service = ingestor(Sizes(), in_flight=in_flight, batch_wait=30.0)
+
+    async def one() -> Any:
+        in_flight.enter()  # as the pipeline counts it
+        try:
+            return await service.enqueue(pending(sync_body()))
+        finally:
+            in_flight.leave()
+
+    try:
+        started = time.monotonic()
+        assert asyncio.run(asyncio.wait_for(one(), timeout=10)) is Outcome.CREATED
+        assert time.monotonic() - started < 5  # the writer did not wait for its 30 s
+    finally:
+        service.close()
+
+
+def test_the_writer_waits_for_syncs_on_their_way_and_writes_them_in_one_batch() -> None:
+    ledger = Sizes()
+    in_flight = InFlight()
+    service = ingestor(ledger, in_flight=in_flight, batch_wait=30.0)
+    syncs = [pending(sync_body(requestId=f"w{n}", outTransId=f"W{n}")) for n in range(4)]
+
+    async def request(n: int) -> Any:
+        await asyncio.sleep(0.05 * n)  # verified and parsed one after the other
+        try:
+            return await service.enqueue(syncs[n])
+        finally:
+            in_flight.leave()
+
+    async def four() -> list[Any]:
+        for _ in syncs:
+            in_flight.enter()  # four requests arrived together
+        return await asyncio.gather(*(request(n) for n in range(4)))
+
+    try:
+        assert asyncio.run(asyncio.wait_for(four(), timeout=20)) == [Outcome.CREATED] * 4
+    finally:
+        service.close()
+    # The first batch waited for half the four in flight. Once it was answered two were left
+    # in flight, the next one alone was half of them: taken at once, and so was the last.
+    assert ledger.sizes == [2, 1, 1]
+
+
+def test_the_writer_waits_no_longer_than_its_batch_wait() -> None:
+    ledger = Sizes()
+    in_flight = InFlight()
+    service = ingestor(ledger, in_flight=in_flight, batch_wait=0.1)
+
+    async def stuck() -> Any:
+        for _ in range(8):
+            in_flight.enter()  # seven others in flight that never reach the writer
+        return await service.enqueue(pending(sync_body()))
+
+    try:
+        started = time.monotonic()
+        assert asyncio.run(asyncio.wait_for(stuck(), timeout=10)) is Outcome.CREATED
+        waited = time.monotonic() - started
+    finally:
+        service.close()
+    assert ledger.sizes == [1]
+    assert 0.1 <= waited < 5

@@ -50,6 +50,7 @@ from asap_sync.http.rate_limit import RateLimiter
 from asap_sync.http.refusals import Refusals
 from asap_sync.http.tracing import join_caller_trace
 from asap_sync.service.directory import Directory, DirectorySnapshot, PlatformKey
+from asap_sync.service.ingest import InFlight
 from asap_sync.service.key_use import UNTRACKED, KeyUse
 from asap_sync.service.observer import NULL_OBSERVER, Observer
 from asap_sync.service.ports import Rejection, RejectionSink
@@ -165,6 +166,7 @@ class SignedApis:
         observer: Observer = NULL_OBSERVER,
         threads: int = 4,
         key_use: KeyUse = UNTRACKED,
+        in_flight: InFlight | None = None,
     ) -> None:
         """``rejections`` keeps the rejections of authenticated callers; ``refusals`` (when
         given) counts the others, writes them once an interval and throttles a source or a
@@ -174,6 +176,7 @@ class SignedApis:
         self.time_window, self.body_limit = time_window, body_limit
         self.rate_limiter, self.refusals, self.observer = rate_limiter, refusals, observer
         self.key_use = key_use
+        self.in_flight = in_flight or InFlight()
         self._throttled_signature: tuple[tuple[str, ...], str] = ((), "")
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sync")
 
@@ -196,8 +199,12 @@ class SignedApis:
         """Apply every step in order; raises only when the answer cannot be signed."""
         handler = self.routes.get(request.path)
         api = handler.api if handler is not None else request.path
-        with join_caller_trace(request.headers), self.observer.step("request", api=api):
-            return await self._handle(request, api)
+        self.in_flight.enter()
+        try:
+            with join_caller_trace(request.headers), self.observer.step("request", api=api):
+                return await self._handle(request, api)
+        finally:
+            self.in_flight.leave()
 
     async def _handle(self, request: RawRequest, api: str) -> Answer:
         started = time.perf_counter()

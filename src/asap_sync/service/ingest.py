@@ -16,6 +16,16 @@ queued sync (up to ``max_batch``) and, for the batch:
 4. answers the decided syncs, and queues again, at the front, the deferred ones and those whose
    preconditions no longer held when the plan was applied: they are decided again on what the
    ledger holds now, never answered from the stale decision.
+
+**Group commit waits for the syncs on their way.** Much of a batch's cost is the same whatever
+its size (its transaction, its statements, its commit, the hand-over of its answers), so under
+load the writer should not take a batch of one while other requests of its process are being
+verified and parsed. Before each batch, while fewer syncs are queued than half the requests in
+flight in its process (:class:`InFlight`, counted by the HTTP pipeline), the writer waits for
+them, up to ``batch_wait`` seconds (2 ms by default). Half, not all: the other half keeps the
+event loop busy while the batch is written, where waiting for every request would leave the
+loop idle during each write. A lone request never waits: with nothing else in flight the writer
+takes it at once. (PostgreSQL's ``commit_delay`` with ``commit_siblings`` is the same idea.)
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import asyncio
 import contextvars
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +55,8 @@ from asap_sync.service.ports import Ledger, MerchantContracts
 log = logging.getLogger("asap_sync.ingest")
 
 MAX_BATCH = 64
+BATCH_WAIT_SECONDS = 0.002  # the longest a writer waits for syncs on their way
+_LOOK_EVERY_SECONDS = 0.00025  # how often a waiting writer looks at its queue
 MAX_CONTENDED = 16  # rounds a sync may lose to writes of other processes before giving up
 IDLE_CHECK_SECONDS = 1.0  # how often an idle writer looks whether its ingestor is still used
 
@@ -81,6 +94,22 @@ def _settle(jobs: list[_Job]) -> None:
             future.set_result(_answer(job))
 
 
+class InFlight:
+    """How many requests a process is answering right now (entered, not yet answered). The
+    event loop counts; the writer thread reads (an int read is atomic)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def enter(self) -> None:
+        self.count += 1
+
+    def leave(self) -> None:
+        self.count -= 1
+
+
 @dataclass
 class Ingestor:
     """Decides and writes syncs in batches (see the module documentation)."""
@@ -90,6 +119,8 @@ class Ingestor:
     policy: AcceptPolicy
     max_batch: int = MAX_BATCH
     observer: Observer = NULL_OBSERVER
+    in_flight: InFlight | None = None  # the process's requests, when a server counts them
+    batch_wait: float = BATCH_WAIT_SECONDS
     _queue: list[_Job] = field(default_factory=list)
     _queue_lock: threading.Lock = field(default_factory=threading.Lock)
     _writer: threading.Lock = field(default_factory=threading.Lock)
@@ -147,10 +178,23 @@ class Ingestor:
                         return not self._closing
                 continue
             try:
+                self._wait_for_arrivals()
                 with self._writer:
                     self._write_next()
             except Exception:  # never lose the writer: its waiting syncs would hang
                 log.exception("the writer failed outside a batch; it goes on")
+
+    def _wait_for_arrivals(self) -> None:
+        """Before a batch: while fewer syncs are queued than half the requests in flight, give
+        the others (being verified and parsed) up to ``batch_wait`` to join the batch."""
+        in_flight = self.in_flight
+        if in_flight is None or self.batch_wait <= 0:
+            return
+        deadline = time.monotonic() + self.batch_wait
+        while len(self._queue) < min(_half(in_flight.count), self.max_batch):
+            if self._closing or time.monotonic() >= deadline:
+                return
+            time.sleep(_LOOK_EVERY_SECONDS)
 
     def submit(self, sync: PendingSync) -> Answer:
         """The sync's answer, once everything it wrote is durable. ``Pending.DIRECTORY_MOVED``
@@ -232,6 +276,11 @@ class Ingestor:
                 log.error("gave up on a sync after %d contended rounds", job.contended)
                 job.error, job.done = Contended("the sync kept meeting concurrent writes"), True
         return again
+
+
+def _half(count: int) -> int:
+    """Half of ``count``, rounded up."""
+    return (count + 1) // 2
 
 
 def _writer(ingestor: weakref.ref[Ingestor], work: threading.Event) -> None:
