@@ -234,8 +234,8 @@ def test_a_failure_half_way_is_a_signed_system_error_that_writes_nothing(
 ) -> None:
     real_write, real_plan_json = ledger_sqlite.write, ledger.plan_json
 
-    def write_then_fail(cursor: Any, syncs: Any) -> None:  # SQLite: every row, then a failure
-        real_write(cursor, syncs)
+    def write_then_fail(cursor: Any, syncs: Any, ids: Any) -> None:  # SQLite: every row, then
+        real_write(cursor, syncs, ids)  # a failure
         raise RuntimeError("connection lost")
 
     def lines_without_contract(syncs: Any) -> str:  # PostgreSQL: the last insert fails

@@ -135,8 +135,8 @@ def _apply_sqlite(conn: Any, plan: WritePlan) -> frozenset[int]:
     try:
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            ok = ledger_sqlite.writable(cursor, plan)
-            ledger_sqlite.write(cursor, ok)
+            ok, ids = ledger_sqlite.writable(cursor, plan)
+            ledger_sqlite.write(cursor, ok, ids)
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")

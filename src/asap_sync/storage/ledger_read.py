@@ -152,13 +152,14 @@ def one_statement_postgres() -> str:
 def key_parameters(keys: LedgerKeys) -> dict[str, str]:
     """The JSON parameters of the reads."""
     return {
-        "bindings": _pairs(keys.bindings),
-        "transactions": _pairs(keys.transactions),
-        "origins": _pairs(keys.origins),
+        "bindings": pairs_json(keys.bindings),
+        "transactions": pairs_json(keys.transactions),
+        "origins": pairs_json(keys.origins),
     }
 
 
-def _pairs(pairs: Iterable[tuple[str, str]]) -> str:
+def pairs_json(pairs: Iterable[tuple[str, str]]) -> str:
+    """Key pairs as the JSON parameter of :func:`key_table`."""
     return compact_json([{"a": a, "b": b} for a, b in sorted(pairs)])
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from asap_sync.domain.model import CommissionStatus
 from asap_sync.service.ports import SyncWrites, WritePlan
-from asap_sync.storage.ledger_rows import dump_content, dump_headers
+from asap_sync.storage.ledger_read import key_table, pairs_json
+from asap_sync.storage.ledger_rows import compact_json, dump_content, dump_headers
 
 _INSERT_RAW = (
     "INSERT INTO raw_requests (raw_request_id, client_id, key_version, method, path, "
@@ -53,55 +54,77 @@ def timestamp(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _one(cursor: Any, sql: str, *args: Any) -> Any:
-    row = cursor.execute(sql, args).fetchone()
-    return None if row is None else row[0]
+# The directory version and the largest id of each table, in one statement.
+_STATE = (
+    "SELECT (SELECT version FROM directory_version WHERE id = 1), "
+    "(SELECT coalesce(max(raw_request_id), 0) FROM raw_requests), "
+    "(SELECT coalesce(max(transaction_id), 0) FROM transactions), "
+    "(SELECT coalesce(max(line_id), 0) FROM commission_lines)"
+)
+_TAKEN_BINDINGS = (
+    f"SELECT b.client_id, b.request_id FROM {key_table('sqlite', 'keys')}"
+    " JOIN request_bindings b ON b.client_id = k.a AND b.request_id = k.b"
+)
+_TAKEN_TRANSACTIONS = (
+    f"SELECT t.merchant_id, t.out_trans_id FROM {key_table('sqlite', 'keys')}"
+    " JOIN transactions t ON t.merchant_id = k.a AND t.out_trans_id = k.b"
+)
+_GUARDED = (
+    "SELECT transaction_id, revision, status FROM transactions"
+    " WHERE transaction_id IN (SELECT value FROM json_each(:ids))"
+)
 
 
-def writable(cursor: Any, plan: WritePlan) -> list[SyncWrites]:
-    """The syncs of the plan whose preconditions hold (under the write lock)."""
-    version = _one(cursor, "SELECT version FROM directory_version WHERE id = 1")
+def writable(cursor: Any, plan: WritePlan) -> tuple[list[SyncWrites], _Ids]:
+    """The syncs of the plan whose preconditions hold (under the write lock), and the ids
+    after the largest in use: a few statements for the whole batch, whatever its size."""
+    version, *largest = cursor.execute(_STATE).fetchone()
+    ids = _Ids(*largest)
     if version != plan.directory_version:
-        return []
+        return [], ids
+    bindings = {(s.binding.client_id, s.binding.request_id) for s in plan.syncs}
+    creates = {(c.merchant_id, c.out_trans_id) for s in plan.syncs if (c := s.create)}
+    guards = [s.guard.transaction_id for s in plan.syncs if s.guard is not None]
+    taken = _found(cursor, _TAKEN_BINDINGS, {"keys": pairs_json(bindings)})
+    existing = (
+        _found(cursor, _TAKEN_TRANSACTIONS, {"keys": pairs_json(creates)}) if creates else set()
+    )
+    current = (
+        {
+            row[0]: (row[1], row[2])
+            for row in cursor.execute(_GUARDED, {"ids": compact_json(guards)})
+        }
+        if guards
+        else {}
+    )
     ok: list[SyncWrites] = []
     for sync in plan.syncs:
         binding, create, guard = sync.binding, sync.create, sync.guard
-        if _one(
-            cursor,
-            "SELECT 1 FROM request_bindings WHERE client_id = ? AND request_id = ?",
-            binding.client_id,
-            binding.request_id,
+        if (binding.client_id, binding.request_id) in taken:
+            continue
+        if create is not None and (create.merchant_id, create.out_trans_id) in existing:
+            continue
+        if guard is not None and current.get(guard.transaction_id) != (
+            guard.revision,
+            guard.status,
         ):
             continue
-        if create is not None and _one(
-            cursor,
-            "SELECT 1 FROM transactions WHERE merchant_id = ? AND out_trans_id = ?",
-            create.merchant_id,
-            create.out_trans_id,
-        ):
-            continue
-        if guard is not None:
-            row = cursor.execute(
-                "SELECT revision, status FROM transactions WHERE transaction_id = ?",
-                (guard.transaction_id,),
-            ).fetchone()
-            if row is None or (row[0], row[1]) != (guard.revision, guard.status):
-                continue
         ok.append(sync)
-    return ok
+    return ok, ids
+
+
+def _found(cursor: Any, sql: str, parameters: dict[str, str]) -> set[tuple[str, str]]:
+    return {(row[0], row[1]) for row in cursor.execute(sql, parameters)}
 
 
 class _Ids:
     """The next free id of each table, taken under the write lock."""
 
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, raw_requests: int, transactions: int, commission_lines: int) -> None:
         self._next = {
-            table: int(_one(cursor, f"SELECT coalesce(max({column}), 0) FROM {table}")) + 1
-            for table, column in (
-                ("raw_requests", "raw_request_id"),
-                ("transactions", "transaction_id"),
-                ("commission_lines", "line_id"),
-            )
+            "raw_requests": int(raw_requests) + 1,
+            "transactions": int(transactions) + 1,
+            "commission_lines": int(commission_lines) + 1,
         }
 
     def take(self, table: str) -> int:
@@ -110,9 +133,8 @@ class _Ids:
         return found
 
 
-def write(cursor: Any, syncs: Sequence[SyncWrites]) -> None:
+def write(cursor: Any, syncs: Sequence[SyncWrites], ids: _Ids) -> None:
     """Insert and update every row of ``syncs``, a few statements for the whole batch."""
-    ids = _Ids(cursor)
     rows: dict[str, list[tuple[Any, ...]]] = {
         name: [] for name in ("raw", "binding", "transaction", "bump", "update", "old", "line")
     }
