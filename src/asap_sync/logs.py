@@ -121,6 +121,9 @@ def logging_config(
 
 def configure_logging(log_format: str, level: str, *, access_log: bool | None = None) -> None:
     """Configure this process's logging (replaces whatever was configured before)."""
-    # Neither format shows the thread or process: a record need not look them up.
+    # Neither format shows the thread, the process or the caller's file and line: a record need
+    # not look them up (the logging HOWTO's "Optimization": ``_srcfile = None`` skips the walk
+    # up the stack that finds the caller of every log call).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     logging.config.dictConfig(logging_config(log_format, level, access_log=access_log))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,8 +32,8 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def new_request_id() -> str:
-    """A fresh request id: 32 hex digits."""
-    return uuid.uuid4().hex
+    """A fresh request id: 32 random hex digits."""
+    return os.urandom(16).hex()
 
 
 def request_path(scope: Scope) -> str:
