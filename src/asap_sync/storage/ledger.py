@@ -115,10 +115,12 @@ def _read_postgres(conn: Any, parameters: dict[str, str]) -> dict[str, list[Any]
 
 def _apply_postgres(conn: Any, plan: WritePlan) -> frozenset[int]:
     """One statement, committed on its own (autocommit): one round trip."""
+    from psycopg import RawCursor  # the postgres extra's driver: $1, $2 as they are
+
     conn.autocommit = True
-    cursor = conn.cursor()
+    cursor = RawCursor(conn)
     try:
-        cursor.execute(APPLY, {"syncs": plan_json(plan.syncs), "version": plan.directory_version})
+        cursor.execute(APPLY, (plan_json(plan.syncs), plan.directory_version))
         written = {int(row[0]) for row in cursor.fetchall()}
     except Exception as exc:
         if getattr(exc, "sqlstate", None) in CONTENTION_SQLSTATES:

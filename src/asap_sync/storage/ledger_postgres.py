@@ -17,6 +17,10 @@ Each sync of the plan is one JSON object of the statement's input. The statement
 There is no ``ON CONFLICT``: a concurrent twin that took a binding or a transaction after the
 snapshot makes an insert fail once that twin commits, which rolls the whole statement back;
 every sync of the batch is then decided again, and finds the twin's rows.
+
+The statement takes PostgreSQL's own placeholders (``$1`` the plan, ``$2`` the directory
+version) and runs through psycopg's ``RawCursor``: the driver does not parse it for named
+placeholders on every batch (it would, being longer than the statements it caches).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ _LINE_VALUES = (
     "line_no, contract_id, rule_kind, rule_value, base_minor, commission_e4, goods_index, "
     "goods_code"
 )
+_LINE_FIELDS = tuple(name.strip() for name in _LINE_VALUES.split(","))
 
 
 def _next(table: str, column: str) -> str:
@@ -54,13 +59,13 @@ def _next(table: str, column: str) -> str:
 
 APPLY = f"""
 WITH input AS (
-    SELECT * FROM json_to_recordset(CAST(%(syncs)s AS json)) AS input({_INPUT})
+    SELECT * FROM json_to_recordset(CAST($1 AS json)) AS input({_INPUT})
 ), ok AS (
     SELECT input.*, {_next("raw_requests", "raw_request_id")} AS raw_request_id,
            CASE WHEN input.creates THEN {_next("transactions", "transaction_id")} END
                AS transaction_id
     FROM input
-    WHERE (SELECT version FROM directory_version WHERE id = 1) IS NOT DISTINCT FROM %(version)s
+    WHERE (SELECT version FROM directory_version WHERE id = 1) IS NOT DISTINCT FROM $2
       -- Scalar subqueries: each stays one probe of a unique index per row.
       AND (
         SELECT 1 FROM request_bindings AS b
@@ -123,7 +128,7 @@ WITH input AS (
 ), lines AS (
     INSERT INTO commission_lines (line_id, transaction_id, {_LINE_VALUES}, reverses_line_id,
                                   created_at)
-    SELECT p.line_id, p.owner, {", ".join(f"p.{c.strip()}" for c in _LINE_VALUES.split(","))},
+    SELECT p.line_id, p.owner, {", ".join(f"p.{name}" for name in _LINE_FIELDS)},
            coalesce(p.reverses_line_id, target.line_id), p.at
     FROM planned_lines AS p
     LEFT JOIN planned_lines AS target
@@ -164,9 +169,7 @@ def _row(sync: SyncWrites) -> dict[str, Any]:
         "lines": [
             {
                 "on_transaction": w.transaction_id,
-                **{
-                    name.strip(): getattr(w.draft, name.strip()) for name in _LINE_VALUES.split(",")
-                },
+                **{name: getattr(w.draft, name) for name in _LINE_FIELDS},
                 "reverses_line_id": w.draft.reverses_line_id,
                 "reverses_new_line": w.reverses_new_line,
             }
