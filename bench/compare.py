@@ -57,8 +57,11 @@ class Variant:
 
 
 _BASELINE = Variant(factory="bench.baseline_app:create_app", table=BASELINE_TABLE)
+_PRODUCT = Variant(factory="asap_sync.bootstrap:create_app", table="transactions")
 VARIANTS = {
-    "product": Variant(factory="asap_sync.bootstrap:create_app", table="transactions"),
+    "product": _PRODUCT,
+    # The writer never waits for the syncs on their way (group commit takes what is queued).
+    "product-nowait": replace(_PRODUCT, env={"ASAP_SYNC_BATCH_WAIT_MS": "0"}),
     "baseline": _BASELINE,  # asyncpg on PostgreSQL, sqlite3 on SQLite, under uvicorn
     "baseline-asyncpg": replace(_BASELINE, env={"BENCH_PG_DRIVER": "asyncpg"}),
     "baseline-psycopg": replace(_BASELINE, env={"BENCH_PG_DRIVER": "psycopg"}),
