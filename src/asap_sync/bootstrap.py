@@ -179,7 +179,15 @@ class HeldSigningKey:
         return self._keys.held
 
 
-WORKER_SWITCH_INTERVAL = 0.001  # seconds
+# How often the GIL may pass between a worker's event loop and its writer thread (seconds), by
+# database (docs/performance.md, "The GIL switch interval").
+WORKER_SWITCH_INTERVAL = {"sqlite": 0.001, "postgresql": 0.002}
+
+
+def switch_interval(settings: Settings) -> float:
+    """The GIL switch interval of a server worker on the settings' database."""
+    postgres = settings.effective_database_url.startswith(("postgresql", "postgres:"))
+    return WORKER_SWITCH_INTERVAL["postgresql" if postgres else "sqlite"]
 
 
 def create_app() -> AsgiApp:
@@ -188,8 +196,10 @@ def create_app() -> AsgiApp:
     configure_logging(settings.log_format, settings.log_level)
     # The event loop and the writer thread share the GIL. At CPython's default 5 ms the writer,
     # back from each database wait, waited up to 5 ms for a busy loop to let go of it: batches
-    # took longer than their I/O and the cores idled (docs/performance.md).
-    sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
+    # took longer than their I/O and the cores idled. Shorter is not better either: each switch
+    # costs both threads, and on PostgreSQL, whose writer waits on the network with the GIL
+    # released, 2 ms served more than 1 (on SQLite, 1 ms more than 2).
+    sys.setswitchinterval(switch_interval(settings))
     return build_app(settings)
 
 
