@@ -32,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from asap_sync.http.metrics import process_observer
 from asap_sync.wire import generate_private_key
 from bench.compare import VARIANTS, _prepare
 from bench.harness import fresh_database
@@ -155,6 +156,7 @@ def measure(
 
             async def timed() -> tuple[float, pstats.Stats | None]:
                 assert await _drive(app, warmup) == len(warmup)
+                batches_before = _batches()
                 profiler = cProfile.Profile() if profile else None
                 started = time.process_time()
                 if profiler is not None:
@@ -164,9 +166,21 @@ def measure(
                     profiler.disable()
                 spent = time.process_time() - started
                 assert ok == len(requests), f"{name}: {ok} of {len(requests)} answered 200"
+                batches = _batches()[1] - batches_before[1]
+                if batches:
+                    syncs = _batches()[0] - batches_before[0]
+                    print(f"  {name}: {syncs / batches:.1f} syncs per written batch", flush=True)
                 return spent * 1000 / len(requests), (pstats.Stats(profiler) if profiler else None)
 
             return asyncio.run(run())
+
+
+def _batches() -> tuple[float, float]:
+    """The syncs written and the batches that wrote them, so far in this process (the
+    product's metrics; zero for the baseline)."""
+    registry = process_observer().registry  # type: ignore[attr-defined]
+    total = registry.get_sample_value("asap_sync_batch_size_sum") or 0.0
+    return total, registry.get_sample_value("asap_sync_batch_size_count") or 0.0
 
 
 def main() -> None:

@@ -62,6 +62,11 @@ VARIANTS = {
     "product": _PRODUCT,
     # The writer never waits for the syncs on their way (group commit takes what is queued).
     "product-nowait": replace(_PRODUCT, env={"ASAP_SYNC_BATCH_WAIT_MS": "0"}),
+    # The workers' GIL switch interval set rather than chosen by database (1 ms SQLite, 2 PG).
+    **{
+        f"product-switch{ms}ms": replace(_PRODUCT, env={"ASAP_SYNC_SWITCH_INTERVAL_MS": ms})
+        for ms in ("0.25", "1", "2", "5")
+    },
     "baseline": _BASELINE,  # asyncpg on PostgreSQL, sqlite3 on SQLite, under uvicorn
     "baseline-asyncpg": replace(_BASELINE, env={"BENCH_PG_DRIVER": "asyncpg"}),
     "baseline-psycopg": replace(_BASELINE, env={"BENCH_PG_DRIVER": "psycopg"}),

@@ -185,7 +185,9 @@ WORKER_SWITCH_INTERVAL = {"sqlite": 0.001, "postgresql": 0.002}
 
 
 def switch_interval(settings: Settings) -> float:
-    """The GIL switch interval of a server worker on the settings' database."""
+    """The GIL switch interval of a server worker: as set, else by the settings' database."""
+    if settings.switch_interval_ms > 0:
+        return settings.switch_interval_ms / 1000
     postgres = settings.effective_database_url.startswith(("postgresql", "postgres:"))
     return WORKER_SWITCH_INTERVAL["postgresql" if postgres else "sqlite"]
 

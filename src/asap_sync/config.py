@@ -31,6 +31,7 @@ class Settings:
     tracing: str = "off"  # or "otlp", "console": OpenTelemetry spans (the otel extra)
     threads: int = 4  # per worker: the blocking steps beside the event loop (probes, rejection log)
     batch_wait_ms: float = 2.0  # group commit: how long the writer waits for syncs on their way
+    switch_interval_ms: float = 0.0  # the workers' GIL switch interval; 0: by database (1 or 2)
     max_head_bytes: int = 16 * 1024  # request line and headers; past it a plain 431
     head_timeout_seconds: float = 10.0  # to receive a request head; past it a plain 408
     body_timeout_seconds: float = 30.0  # to receive a body once its head is in; a plain 408

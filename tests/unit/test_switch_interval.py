@@ -25,3 +25,8 @@ def test_a_worker_switches_the_gil_as_measured_for_its_database(
 ) -> None:
     settings = Settings(database_url=database_url, data_dir=tmp_path)
     assert switch_interval(settings) == seconds
+
+
+def test_a_switch_interval_set_in_the_settings_wins(tmp_path: Path) -> None:
+    settings = Settings(database_url="", data_dir=tmp_path, switch_interval_ms=5.0)
+    assert switch_interval(settings) == 0.005
