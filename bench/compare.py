@@ -62,6 +62,8 @@ VARIANTS = {
     "product": _PRODUCT,
     # The writer never waits for the syncs on their way (group commit takes what is queued).
     "product-nowait": replace(_PRODUCT, env={"ASAP_SYNC_BATCH_WAIT_MS": "0"}),
+    # No log line per answer (the level above info), whatever --product-log-level says.
+    "product-quiet": replace(_PRODUCT, env={"ASAP_SYNC_LOG_LEVEL": "warning"}),
     # The workers' GIL switch interval set rather than chosen by database (1 ms SQLite, 2 PG).
     **{
         f"product-switch{ms}ms": replace(_PRODUCT, env={"ASAP_SYNC_SWITCH_INTERVAL_MS": ms})
