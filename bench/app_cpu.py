@@ -156,7 +156,7 @@ def measure(
 
             async def timed() -> tuple[float, pstats.Stats | None]:
                 assert await _drive(app, warmup) == len(warmup)
-                batches_before = _batches()
+                before = _batches()
                 profiler = cProfile.Profile() if profile else None
                 started = time.process_time()
                 if profiler is not None:
@@ -166,10 +166,10 @@ def measure(
                     profiler.disable()
                 spent = time.process_time() - started
                 assert ok == len(requests), f"{name}: {ok} of {len(requests)} answered 200"
-                batches = _batches()[1] - batches_before[1]
+                syncs, batches = (now - then for now, then in zip(_batches(), before))
                 if batches:
-                    syncs = _batches()[0] - batches_before[0]
-                    print(f"  {name}: {syncs / batches:.1f} syncs per written batch", flush=True)
+                    per_batch = syncs / batches
+                    print(f"  {name}: {per_batch:.1f} syncs per written batch", flush=True)
                 return spent * 1000 / len(requests), (pstats.Stats(profiler) if profiler else None)
 
             return asyncio.run(run())

@@ -188,8 +188,9 @@ def switch_interval(settings: Settings) -> float:
     """The GIL switch interval of a server worker: as set, else by the settings' database."""
     if settings.switch_interval_ms > 0:
         return settings.switch_interval_ms / 1000
-    postgres = settings.effective_database_url.startswith(("postgresql", "postgres:"))
-    return WORKER_SWITCH_INTERVAL["postgresql" if postgres else "sqlite"]
+    # As make_engine tells them apart: SQLite by its scheme, anything else is PostgreSQL.
+    sqlite = settings.effective_database_url.startswith("sqlite")
+    return WORKER_SWITCH_INTERVAL["sqlite" if sqlite else "postgresql"]
 
 
 def create_app() -> AsgiApp:
