@@ -166,7 +166,7 @@ def measure(
                     profiler.disable()
                 spent = time.process_time() - started
                 assert ok == len(requests), f"{name}: {ok} of {len(requests)} answered 200"
-                syncs, batches = (now - then for now, then in zip(_batches(), before))
+                syncs, batches = (now - then for now, then in zip(_batches(), before, strict=True))
                 if batches:
                     per_batch = syncs / batches
                     print(f"  {name}: {per_batch:.1f} syncs per written batch", flush=True)
